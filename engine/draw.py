@@ -1,0 +1,67 @@
+"""Pictures for people: boxes drawn on frames, JPEG thumbnails."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+
+from engine.errors import MediaError
+from engine.types import Box
+
+BOX_COLOUR = (0, 200, 255)  # BGR amber: visible on grey roads and on most car paints
+
+
+def draw_boxes(
+    image: np.ndarray,
+    boxes: Sequence[Box],
+    labels: Optional[Sequence[str]] = None,
+    colour: tuple[int, int, int] = BOX_COLOUR,
+) -> np.ndarray:
+    """Return a copy of `image` with each box outlined and labelled."""
+    out = image.copy()
+    thickness = max(2, round(max(image.shape[:2]) / 400))
+    for i, box in enumerate(boxes):
+        x1, y1, x2, y2 = (int(round(v)) for v in box)
+        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness)
+        if labels and i < len(labels) and labels[i]:
+            _label(out, str(labels[i]), (x1, y1), colour, thickness)
+    return out
+
+
+def _label(img: np.ndarray, text: str, corner: tuple[int, int], colour, thickness: int) -> None:
+    scale = thickness / 3
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    x, y = corner
+    y = max(y, h + base + 2)
+    cv2.rectangle(img, (x, y - h - base - 2), (x + w + 4, y), colour, -1)
+    cv2.putText(img, text, (x + 2, y - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+
+
+def resize_max_side(image: np.ndarray, max_side: int) -> np.ndarray:
+    height, width = image.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def encode_jpeg(image: np.ndarray, max_side: Optional[int] = None, quality: int = 85) -> bytes:
+    if max_side:
+        image = resize_max_side(image, max_side)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise MediaError("could not encode JPEG")
+    return buf.tobytes()
+
+
+def crop(image: np.ndarray, box: Box) -> np.ndarray:
+    """The pixels inside `box`, clipped to the image; at least 1x1."""
+    height, width = image.shape[:2]
+    x1, y1, x2, y2 = box
+    x1 = int(np.clip(np.floor(x1), 0, width - 1))
+    y1 = int(np.clip(np.floor(y1), 0, height - 1))
+    x2 = int(np.clip(np.ceil(x2), x1 + 1, width))
+    y2 = int(np.clip(np.ceil(y2), y1 + 1, height))
+    return image[y1:y2, x1:x2]

@@ -1,0 +1,98 @@
+"""Per-track bookkeeping for video search: keep the few best crops of each track so a
+track costs at most `max_embeds` embedding calls, then match it once when it ends."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from engine.draw import crop
+from engine.intervals import TrackMatch
+from engine.quality import crop_quality
+from engine.types import Box
+
+
+@dataclass
+class Candidate:
+    quality: float
+    frame_index: int
+    time_s: float
+    box: Box
+    pixels: np.ndarray  # the crop, copied: frames are reused by the decoder
+    frame: np.ndarray  # full frame, for the interval thumbnail
+
+
+@dataclass
+class TrackRecord:
+    track_id: int
+    first_frame: int
+    first_s: float
+    last_frame: int = 0
+    last_s: float = 0.0
+    candidates: list[Candidate] = field(default_factory=list)
+
+    def offer(self, candidate: Candidate, keep: int) -> None:
+        """Keep the `keep` best-quality crops seen so far."""
+        if len(self.candidates) < keep:
+            self.candidates.append(candidate)
+        else:
+            worst = min(range(keep), key=lambda i: self.candidates[i].quality)
+            if candidate.quality <= self.candidates[worst].quality:
+                return
+            self.candidates[worst] = candidate
+
+    def crops(self) -> list[np.ndarray]:
+        return [c.pixels for c in self.candidates]
+
+    def match(self, vectors: np.ndarray, gallery, threshold: float, k: int) -> Optional[TrackMatch]:
+        """The gallery id closest to any of this track's crops, if under threshold."""
+        if len(gallery) == 0 or len(vectors) == 0:
+            return None
+        best: Optional[tuple[float, int, Candidate]] = None
+        for candidate, found in zip(self.candidates, gallery.search(vectors, k=k)):
+            if found and (best is None or found[0][1] < best[0]):
+                best = (found[0][1], found[0][0], candidate)
+        if best is None or best[0] > threshold:
+            return None
+        distance, gallery_id, cand = best
+        return TrackMatch(
+            track_id=self.track_id, gallery_id=int(gallery_id), distance=float(distance),
+            first_frame=self.first_frame, last_frame=self.last_frame,
+            first_s=self.first_s, last_s=self.last_s,
+            best_frame=cand.frame_index, best_time_s=cand.time_s, best_box=cand.box,
+            frame=cand.frame,
+        )
+
+
+class TrackBook:
+    def __init__(self, max_embeds: int):
+        self.max_embeds = max(1, max_embeds)
+        self.records: dict[int, TrackRecord] = {}
+
+    def observe(self, index: int, time_s: float, frame: np.ndarray, tracks, detections) -> None:
+        for track in tracks:
+            if track.det_index is None:
+                continue  # coasting on the Kalman prediction: no real pixels this frame
+            box = detections[track.det_index].box
+            record = self.records.get(track.track_id)
+            if record is None:
+                record = self.records[track.track_id] = TrackRecord(track.track_id, index, time_s)
+            record.last_frame, record.last_s = index, time_s
+            pixels = crop(frame, box)
+            quality = crop_quality(frame.shape, box, pixels)
+            if len(record.candidates) < self.max_embeds or quality > min(
+                c.quality for c in record.candidates
+            ):
+                record.offer(Candidate(quality, index, time_s, box, pixels.copy(), frame), self.max_embeds)
+
+    def ended(self, alive_ids) -> list[TrackRecord]:
+        """Remove and return the records of tracks the tracker has dropped."""
+        alive = set(alive_ids)
+        gone = [tid for tid in self.records if tid not in alive]
+        return [self.records.pop(tid) for tid in gone]
+
+    def flush(self) -> list[TrackRecord]:
+        records = list(self.records.values())
+        self.records.clear()
+        return records

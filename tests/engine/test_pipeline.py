@@ -1,0 +1,82 @@
+"""The whole pipeline on real media with the real models."""
+import numpy as np
+import pytest
+
+from engine import api
+from tests.engine.conftest import STREET_FRAMES
+
+REGISTER_FRAME = 150
+FPS = 25.0
+
+
+def _largest(detections):
+    return max(detections, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
+
+
+@pytest.fixture(scope="module")
+def street_gallery(engine, bikes_frames):
+    """A gallery holding the largest car of frame 150 as id 7."""
+    frame = bikes_frames[REGISTER_FRAME]
+    detections = engine.detect(frame)
+    assert detections, "the detector must find the cars of the street scene"
+    gallery = api.Gallery(engine.embedder.dim)
+    gallery.add([7], engine.embed_box(frame, _largest(detections).box)[None, :])
+    return gallery
+
+
+def test_registered_car_is_found_as_an_interval(engine, bikes, street_gallery):
+    progress = []
+    streamed = []
+    result = engine.search_video(
+        bikes, street_gallery, api.VideoOptions(frame_stride=2),
+        on_progress=progress.append, on_interval=streamed.append,
+    )
+    hits = [i for i in result.intervals if i.gallery_id == 7]
+    assert hits, "the car registered from frame 150 must be found in its own scene"
+    best = min(hits, key=lambda i: i.best_distance)
+    first, last = STREET_FRAMES
+    assert first / FPS - 0.5 <= best.start_s <= REGISTER_FRAME / FPS <= best.end_s <= last / FPS + 0.5
+    assert best.frame is not None and best.frame.shape == (272, 640, 3)
+    assert streamed == result.intervals
+    assert progress[-1].fraction == 1.0 and progress[-1].eta_s == 0.0
+    assert all(0 <= p.fraction <= 1 for p in progress)
+
+
+def test_tracking_cuts_embedding_calls(engine, bikes, street_gallery):
+    tracked = engine.search_video(bikes, street_gallery, api.VideoOptions(frame_stride=2))
+    calls_per_detection = tracked.stats.embed_calls / tracked.stats.detections
+    assert calls_per_detection <= 0.2, calls_per_detection
+    untracked = engine.search_video(
+        bikes, street_gallery, api.VideoOptions(frame_stride=5, tracking=False)
+    )
+    assert untracked.stats.embed_calls == untracked.stats.detections
+    assert any(i.gallery_id == 7 for i in untracked.intervals)
+
+
+def test_cancel_stops_quickly_and_resume_continues(engine, bikes, street_gallery):
+    calls = []
+
+    def stop_after_first_check():
+        calls.append(1)
+        return "pause" if len(calls) >= 2 else None
+
+    with pytest.raises(api.Interrupted) as info:
+        engine.search_video(bikes, street_gallery, api.VideoOptions(), should_stop=stop_after_first_check)
+    assert info.value.reason == "pause"
+    resume = info.value.resume_frame
+    assert 0 < resume < 250
+    rest = engine.search_video(bikes, street_gallery, api.VideoOptions(start_frame=resume))
+    assert rest.stats.frames_read == 250 - resume
+
+
+def test_image_search_finds_the_registered_car(engine, bikes_frames, street_gallery):
+    result = engine.search_image(bikes_frames[REGISTER_FRAME + 4], street_gallery)
+    assert result.detections
+    assert [h.gallery_id for h in result.hits] == [7]
+    assert result.hits[0].distance < engine.threshold
+
+
+def test_image_without_vehicle_has_no_detections_and_no_hits(engine, street_gallery):
+    sky = np.full((240, 320, 3), (235, 206, 135), np.uint8)  # plain blue-ish sky
+    result = engine.search_image(sky, street_gallery)
+    assert result.detections == [] and result.hits == []
