@@ -1,0 +1,158 @@
+"""Re-identification accuracy (mAP, CMC) on a folder in VeRi-776 layout.
+
+    <root>/image_query/0002_c002_00030600_0.jpg   vehicle 2 seen by camera 2
+    <root>/image_test/...                          the gallery
+
+Protocol of VeRi-776 / Market-1501 (as in torchreid / reid-strong-baseline): cosine
+distance on L2-normalised vectors; for each query, gallery images of the same vehicle
+from the same camera are removed (matching them is trivial); queries left without any
+true match are skipped and counted. AP is the mean of the precision at each true match's
+rank; CMC@k is the share of queries with a true match in the top k. Equal distances keep
+the gallery's file order.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import cv2
+import numpy as np
+
+from engine.errors import EngineError
+
+log = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^(\d+)_c(\d+)_", re.IGNORECASE)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+QUERY_DIR, GALLERY_DIR = "image_query", "image_test"
+_CHUNK = 256  # queries per distance block: bounds memory to 256 x gallery size
+
+
+def parse_name(filename: str) -> tuple[int, int]:
+    """(vehicle id, camera id) of a VeRi file name such as '0002_c002_00030600_0.jpg'."""
+    m = _NAME.match(Path(filename).name)
+    if not m:
+        raise ValueError(f"{filename}: not a VeRi name (expected VVVV_cCCC_...)")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _normalised(vecs) -> np.ndarray:
+    v = np.asarray(vecs, np.float32)
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    return v / np.maximum(norms, 1e-12)
+
+
+def evaluate(query_vecs, query_ids, query_cams, gallery_vecs, gallery_ids, gallery_cams,
+             ranks: Sequence[int] = (1, 5, 10)) -> dict:
+    """{"mAP", "cmc": {k: ...}, "queries": evaluated, "skipped_queries": no true match}."""
+    q, g = _normalised(query_vecs), _normalised(gallery_vecs)
+    q_ids, q_cams = np.asarray(query_ids), np.asarray(query_cams)
+    g_ids, g_cams = np.asarray(gallery_ids), np.asarray(gallery_cams)
+    aps, firsts = [], []
+    for s in range(0, len(q), _CHUNK):
+        ap, first = _score_block(q[s:s + _CHUNK], q_ids[s:s + _CHUNK], q_cams[s:s + _CHUNK],
+                                 g, g_ids, g_cams)
+        aps.append(ap)
+        firsts.append(first)
+    ap, first = np.concatenate(aps), np.concatenate(firsts)
+    valid = ~np.isnan(ap)
+    n = int(valid.sum())
+    return {
+        "mAP": float(ap[valid].mean()) if n else 0.0,
+        "cmc": {k: float((first[valid] < k).mean()) if n else 0.0 for k in ranks},
+        "queries": n,
+        "skipped_queries": int(len(ap) - n),
+    }
+
+
+def _score_block(q, q_ids, q_cams, g, g_ids, g_cams) -> tuple[np.ndarray, np.ndarray]:
+    """Per query: AP (NaN without a true match) and the 0-based rank of the first match."""
+    order = np.argsort(1.0 - q @ g.T, axis=1, kind="stable")
+    same_id = g_ids[order] == q_ids[:, None]
+    keep = ~(same_id & (g_cams[order] == q_cams[:, None]))
+    hits = same_id & keep
+    rank = np.cumsum(keep, axis=1) - 1  # position among the kept gallery images
+    n_hits = hits.sum(axis=1)
+    # Removed images before the first kept one have rank -1; their precision is unused.
+    precision = np.cumsum(hits, axis=1) / np.maximum(rank + 1, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ap = np.where(n_hits > 0, (precision * hits).sum(axis=1) / n_hits, np.nan)
+    first = rank[np.arange(len(q)), hits.argmax(axis=1)]
+    return ap, first
+
+
+def evaluate_folder(path, embed_fn: Callable[[list[np.ndarray]], np.ndarray],
+                    batch_size: int = 32,
+                    progress: Optional[Callable[[int, int], None]] = None,
+                    ranks: Sequence[int] = (1, 5, 10)) -> dict:
+    """Embed every image of a VeRi-layout folder with `embed_fn` and evaluate.
+
+    embed_fn(list of BGR images) -> (N, D) array. progress(done, total) is called after
+    each batch. Unreadable images and names that do not parse are skipped and counted.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise EngineError(f"{root}: evaluation folder not found")
+    sides, counts = {}, {"unreadable": 0, "unparsable": 0}
+    for sub in (QUERY_DIR, GALLERY_DIR):
+        if not (root / sub).is_dir():
+            raise EngineError(f"{root}: no {sub}/ folder (expected VeRi-776 layout)")
+        sides[sub] = _parsed(root / sub, counts)
+        if not sides[sub]:
+            raise EngineError(f"{root / sub}: no images named like VVVV_cCCC_*.jpg")
+    total = sum(len(v) for v in sides.values())
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, total)
+
+    embedded = {sub: _embed(files, embed_fn, batch_size, counts, tick)
+                for sub, files in sides.items()}
+    (qv, qi, qc), (gv, gi, gc) = embedded[QUERY_DIR], embedded[GALLERY_DIR]
+    if not len(qv) or not len(gv):
+        raise EngineError(f"{root}: no readable images in {QUERY_DIR}/ or {GALLERY_DIR}/")
+    if counts["unreadable"]:
+        log.warning("%s: skipped %d unreadable image(s)", root, counts["unreadable"])
+    result = evaluate(qv, qi, qc, gv, gi, gc, ranks)
+    result.update(counts, query_images=len(qv), gallery_images=len(gv))
+    return result
+
+
+def _parsed(folder: Path, counts: dict) -> list[tuple[Path, int, int]]:
+    out = []
+    for f in sorted(folder.iterdir()):
+        if f.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        try:
+            out.append((f, *parse_name(f.name)))
+        except ValueError:
+            counts["unparsable"] += 1
+    return out
+
+
+def _embed(files: list[tuple[Path, int, int]], embed_fn, batch_size: int, counts: dict,
+           tick: Callable[[int], None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(vectors, vehicle ids, camera ids) of the readable files, read one batch at a time."""
+    vecs, ids, cams = [], [], []
+    for s in range(0, len(files), batch_size):
+        batch = files[s:s + batch_size]
+        images = [(cv2.imread(str(f)), vid, cam) for f, vid, cam in batch]
+        good = [(img, vid, cam) for img, vid, cam in images if img is not None]
+        counts["unreadable"] += len(batch) - len(good)
+        if good:
+            out = np.asarray(embed_fn([img for img, _, _ in good]), np.float32)
+            if out.ndim != 2 or len(out) != len(good):
+                raise EngineError(f"embed_fn returned shape {out.shape} for {len(good)} images; "
+                                  "expected (N, D)")
+            vecs.append(out)
+            ids += [vid for _, vid, _ in good]
+            cams += [cam for _, _, cam in good]
+        tick(len(batch))
+    dim = vecs[0].shape[1] if vecs else 0
+    return (np.concatenate(vecs) if vecs else np.zeros((0, dim), np.float32),
+            np.array(ids, np.int64), np.array(cams, np.int64))
