@@ -60,8 +60,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _model_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--detector", default="default", help="registry name or .onnx path")
-    parser.add_argument("--embedder", default="default", help="registry name or .onnx path")
+    parser.add_argument("--detector", help="registry name or .onnx path (default: registry's)")
+    parser.add_argument("--embedder", help="registry name or .onnx path (default: registry's)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
 
 

@@ -32,13 +32,11 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     """Decode an image file to a BGR array, honouring EXIF orientation."""
     path = _existing_file(path)
     try:
-        with Image.open(path) as img:
+        with _open_pil(path) as img:
             _check_image_size(path, img.size)
             img = ImageOps.exif_transpose(img).convert("RGB")
     except _NotAnImage:
-        raise
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise MediaError(f"{path.name}: not a readable image ({exc.__class__.__name__})") from exc
+        raise MediaError(f"{path.name}: not a readable image (corrupt or unsupported format)")
     except (OSError, SyntaxError, ValueError) as exc:
         raise MediaError(f"{path.name}: corrupt or truncated image ({exc})") from exc
     return np.ascontiguousarray(np.asarray(img)[:, :, ::-1])
@@ -100,15 +98,26 @@ def _check_image_size(path: Path, size: tuple[int, int]) -> None:
         )
 
 
-def _probe_image(path: Path) -> MediaInfo:
+def _open_pil(path: Path) -> Image.Image:
+    """Open lazily (header only); bombs and non-images become clear errors."""
     try:
-        with Image.open(path) as img:
-            size = img.size
-            fmt = img.format
+        return Image.open(path)
     except Image.DecompressionBombError as exc:
-        raise MediaError(f"{path.name}: image dimensions are absurd ({exc})") from exc
+        raise MediaError(
+            f"{path.name}: image dimensions are over the limit of {MAX_IMAGE_PIXELS:,} pixels "
+            "(possible decompression bomb)") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise _NotAnImage()
+
+
+def _probe_image(path: Path) -> MediaInfo:
+    try:
+        with _open_pil(path) as img:
+            size, fmt = img.size, img.format
+    except _NotAnImage:
+        if path.suffix.lower() in IMAGE_EXTENSIONS:  # named as an image: don't try video
+            raise MediaError(f"{path.name}: not a readable image (corrupt or unsupported format)")
+        raise
     if fmt in {"MPEG", "GIF"} and path.suffix.lower() in VIDEO_EXTENSIONS:
         raise _NotAnImage()
     _check_image_size(path, size)

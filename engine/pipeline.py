@@ -31,8 +31,8 @@ PROGRESS_S = 0.25
 
 @dataclass(frozen=True)
 class EngineConfig:
-    detector: str = "default"  # registry name or path to an ONNX file
-    embedder: str = "default"
+    detector: Optional[str] = None  # registry name or path to an ONNX file; None = default
+    embedder: Optional[str] = None
     device: str = "cpu"  # "cpu" or "cuda" (falls back to CPU with a warning)
     classes: tuple[str, ...] = VEHICLE_CLASSES
     min_score: float = 0.35
@@ -173,8 +173,9 @@ class _VideoRun:
         else:
             tracks = self.tracker.update(detections)
             self.book.observe(index, time_s, frame, tracks, detections)
-            self._decide(self.book.ended(self.tracker.alive_ids()))
-        self._emit(self.merger.close_before(time_s))
+            self._decide(self.book.ended(self.tracker.active_ids))
+        # An open track may still add a match that starts at its first sighting.
+        self._emit(self.merger.close_before(self.book.oldest_start(time_s)))
 
     def _propose(self, frame: np.ndarray) -> list[Detection]:
         if self.opt.proposals == "motion":

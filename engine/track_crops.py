@@ -92,6 +92,9 @@ class TrackBook:
         gone = [tid for tid in self.records if tid not in alive]
         return [self.records.pop(tid) for tid in gone]
 
+    def oldest_start(self, default: float) -> float:
+        return min((r.first_s for r in self.records.values()), default=default)
+
     def flush(self) -> list[TrackRecord]:
         records = list(self.records.values())
         self.records.clear()

@@ -33,7 +33,7 @@ def test_probe_tells_image_from_video(bikes, tmp_path):
 @pytest.mark.parametrize("name, content, message", [
     ("empty.jpg", b"", "empty"),
     ("notes.mp4", b"this is a text file, not a video\n" * 20, "not a supported"),
-    ("broken.jpg", b"\xff\xd8\xff\xe0" + b"\x00garbage" * 50, "not a supported"),
+    ("broken.jpg", b"\xff\xd8\xff\xe0" + b"\x00garbage" * 50, "not a readable image"),
 ])
 def test_bad_files_raise_clear_errors(tmp_path, name, content, message):
     path = tmp_path / name
