@@ -178,7 +178,10 @@ def _fmt_box(box) -> str:
 def cmd_eval(args) -> int:
     engine = _engine(args)
     with tqdm(desc="embedding", unit="img", disable=args.json, file=sys.stderr) as bar:
-        result = evaluate_folder(args.folder, engine.embedder.embed, progress=bar.update)
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+        result = evaluate_folder(args.folder, engine.embedder.embed, progress=progress)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -1,0 +1,234 @@
+"""Vehicle detectors over onnxruntime: NanoDet (the shipped model) and Ultralytics
+YOLOv8/YOLO11 exports (a user's own model). Both return boxes in original-image pixels."""
+from __future__ import annotations
+
+import ast
+import math
+from dataclasses import replace
+from typing import Iterable, Optional, Sequence
+
+import cv2
+import numpy as np
+
+from engine.errors import ModelError
+from engine.registry import COCO_NAMES, ModelSpec
+from engine.runtime import create_session
+from engine.types import Detection
+
+VEHICLE_CLASSES = ("car", "bus", "truck", "motorcycle")
+MAX_CANDIDATES = 2000  # boxes kept for NMS, best first; bounds NMS time on busy frames
+PAD_VALUE = 114  # Ultralytics letterbox grey
+
+
+class _Detector:
+    """Shared pre/post-processing; subclasses only decode raw outputs into
+    (boxes x1y1x2y2 in network-input pixels, class-score matrix N x C)."""
+
+    def __init__(self, spec: ModelSpec, session, classes: Optional[Iterable[str]],
+                 min_score: float, nms_iou: float):
+        self.spec, self.session = spec, session
+        self.min_score, self.nms_iou = float(min_score), float(nms_iou)
+        self.input_name = self._check_input()
+        names = list(spec.class_names)
+        wanted = names if classes is None else list(classes)
+        # A custom model may know only some vehicle classes (say just "car"): keep those.
+        present = [c for c in wanted if c in names]
+        if not present:
+            raise ModelError(f"{spec.path}: none of the classes {wanted} is among the "
+                             f"model's class names {names[:10]}...")
+        self.class_ids = np.array([names.index(c) for c in present], dtype=np.int64)
+        self.class_names = names
+        s = np.float32(spec.scale)
+        # ((x * scale) - mean) / std folded into one multiply-add per channel
+        self._mul = (s / np.array(spec.std, np.float32)).reshape(3, 1, 1)
+        self._add = (-np.array(spec.mean, np.float32) / spec.std).astype(np.float32).reshape(3, 1, 1)
+
+    def _check_input(self) -> str:
+        inp = self.session.get_inputs()[0]
+        if len(inp.shape) != 4:
+            raise ModelError(f"{self.spec.path}: detector input must be NCHW (rank 4), "
+                             f"got shape {inp.shape}")
+        h, w = inp.shape[2:]
+        if isinstance(h, int) and isinstance(w, int) and (h, w) != self.spec.input_size:
+            raise ModelError(f"{self.spec.path}: model input is {h}x{w} but the spec "
+                             f"says {self.spec.input_size[0]}x{self.spec.input_size[1]}")
+        return inp.name
+
+    # -- preprocessing -------------------------------------------------------------
+    def _preprocess(self, bgr: np.ndarray) -> tuple[np.ndarray, tuple]:
+        """NCHW float32 input and (sx, sy, pad_x, pad_y) to map boxes back."""
+        if bgr.ndim == 2:
+            bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
+        elif bgr.shape[2] == 4:
+            bgr = cv2.cvtColor(bgr, cv2.COLOR_BGRA2BGR)
+        h, w = bgr.shape[:2]
+        th, tw = self.spec.input_size
+        if self.spec.letterbox:
+            r = min(th / h, tw / w)
+            nh, nw = max(1, round(h * r)), max(1, round(w * r))
+            px, py = (tw - nw) // 2, (th - nh) // 2
+            canvas = np.full((th, tw, 3), PAD_VALUE, np.uint8)
+            canvas[py:py + nh, px:px + nw] = cv2.resize(bgr, (nw, nh), interpolation=cv2.INTER_LINEAR)
+            img, meta = canvas, (r, r, px, py)
+        else:
+            img = cv2.resize(bgr, (tw, th), interpolation=cv2.INTER_LINEAR)
+            meta = (tw / w, th / h, 0, 0)
+        if self.spec.channel_order == "RGB":
+            img = img[:, :, ::-1]
+        x = img.transpose(2, 0, 1).astype(np.float32) * self._mul + self._add
+        return x[None], meta
+
+    # -- postprocessing ------------------------------------------------------------
+    def _select(self, boxes: np.ndarray, scores: np.ndarray, meta: tuple,
+                width: int, height: int) -> list[Detection]:
+        """Best wanted class per candidate, score filter, class-agnostic NMS (a car
+        also scored as "truck" must come out once), map to image pixels and clip."""
+        sub = scores[:, self.class_ids]
+        best = sub.argmax(1)
+        conf = sub[np.arange(len(sub)), best]
+        keep = np.flatnonzero(conf >= self.min_score)
+        if keep.size == 0:
+            return []
+        keep = keep[np.argsort(-conf[keep])[:MAX_CANDIDATES]]
+        sx, sy, px, py = meta
+        b = boxes[keep].astype(np.float32)
+        b = (b - np.array([px, py, px, py], np.float32)) / np.array([sx, sy, sx, sy], np.float32)
+        b[:, [0, 2]] = b[:, [0, 2]].clip(0, width)
+        b[:, [1, 3]] = b[:, [1, 3]].clip(0, height)
+        wh = b[:, 2:] - b[:, :2]
+        ok = (wh > 1).all(1)  # drop boxes that clipping reduced to nothing
+        b, wh, c, cls = b[ok], wh[ok], conf[keep][ok], self.class_ids[best[keep]][ok]
+        if len(b) == 0:
+            return []
+        xywh = np.concatenate([b[:, :2], wh], 1)
+        idx = np.asarray(cv2.dnn.NMSBoxes(xywh.tolist(), c.tolist(), self.min_score,
+                                          self.nms_iou)).reshape(-1)
+        return [Detection(box=tuple(float(v) for v in b[i]), score=float(c[i]),
+                          label=self.class_names[cls[i]]) for i in idx]
+
+    def detect(self, bgr: np.ndarray) -> list[Detection]:
+        """Detections of the wanted classes in a BGR image, best score first."""
+        if bgr is None or bgr.size == 0:
+            raise ValueError("detect() needs a non-empty BGR image")
+        x, meta = self._preprocess(bgr)
+        outputs = self.session.run(None, {self.input_name: x})
+        boxes, scores = self._decode(outputs)
+        return self._select(boxes, scores, meta, bgr.shape[1], bgr.shape[0])
+
+    def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
+        # Both shipped graphs have a fixed batch of 1, so a batch is a loop.
+        return [self.detect(im) for im in images]
+
+    def _decode(self, outputs: list) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+
+class NanoDetDetector(_Detector):
+    """NanoDet-Plus head: per stride, class scores (N x C, already sigmoid) and box
+    side distances (N x 4*(R+1)) as a distribution over R+1 bins ("GFL" integral)."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._levels = self._match_outputs()
+        self._centers = np.concatenate([lv[3] for lv in self._levels])
+        self._strides = np.concatenate([np.full(len(lv[3]), lv[2], np.float32)
+                                        for lv in self._levels])
+
+    def _match_outputs(self) -> list:
+        """Pair score/box outputs by anchor count and derive each level's stride.
+        Returns [(score_idx, box_idx, stride, centers N x 2)] ordered by stride."""
+        th, tw = self.spec.input_size
+        n_cls = len(self.spec.class_names)
+        by_n: dict[int, dict] = {}
+        for i, out in enumerate(self.session.get_outputs()):
+            shape = out.shape
+            if len(shape) != 3 or not isinstance(shape[1], int):
+                raise ModelError(f"{self.spec.path}: unexpected NanoDet output "
+                                 f"'{out.name}' shape {shape}, want 1 x N x C")
+            kind = "cls" if shape[2] == n_cls else "box" if shape[2] % 4 == 0 else None
+            if kind is None:
+                raise ModelError(f"{self.spec.path}: output '{out.name}' has {shape[2]} "
+                                 f"channels: neither {n_cls} classes nor 4 x bins")
+            by_n.setdefault(shape[1], {})[kind] = i
+        levels = []
+        for n, pair in by_n.items():
+            stride = next((s for s in (8, 16, 32, 64, 128)
+                           if math.ceil(th / s) * math.ceil(tw / s) == n), None)
+            if stride is None or set(pair) != {"cls", "box"}:
+                raise ModelError(f"{self.spec.path}: NanoDet outputs with {n} anchors do "
+                                 f"not form a score/box pair at a stride of {th}x{tw}")
+            gw = math.ceil(tw / stride)
+            ys, xs = np.divmod(np.arange(n), gw)
+            centers = (np.stack([xs, ys], 1).astype(np.float32) + 0.5) * stride
+            levels.append((pair["cls"], pair["box"], stride, centers))
+        return sorted(levels, key=lambda lv: lv[2])
+
+    def _decode(self, outputs):
+        scores = np.concatenate([outputs[c][0] for c, _, _, _ in self._levels])
+        reg = np.concatenate([outputs[b][0] for _, b, _, _ in self._levels])
+        bins = reg.shape[1] // 4
+        reg = reg.reshape(len(reg), 4, bins)
+        # Softmax over bins, expectation = distance in stride units.
+        p = np.exp(reg - reg.max(2, keepdims=True))
+        dist = (p @ np.arange(bins, dtype=np.float32)) / p.sum(2)
+        dist *= self._strides[:, None]
+        # Anchor = cell centre ((i + 0.5) * stride): checked by flipping images, where a
+        # corner anchor shifts boxes by half a stride (see models/nanodet-coco.md).
+        c = self._centers
+        boxes = np.concatenate([c - dist[:, :2], c + dist[:, 2:]], 1)
+        return boxes, scores
+
+
+class YoloDetector(_Detector):
+    """Ultralytics YOLOv8/YOLO11 export: one output 1 x (4+C) x N with rows cx, cy, w, h
+    (input pixels) then C class scores (already sigmoid); no objectness."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        out = self.session.get_outputs()
+        n_cls = len(self.spec.class_names)
+        shape = out[0].shape
+        if len(out) != 1 or len(shape) != 3 or shape[1] not in (4 + n_cls, "4+C"):
+            raise ModelError(
+                f"{self.spec.path}: YOLO output must be one tensor 1 x (4+{n_cls}) x N "
+                f"(Ultralytics YOLOv8/11 export, nms=False); got "
+                f"{[o.shape for o in out]}. Pass class_names if the model has other classes.")
+
+    def _decode(self, outputs):
+        pred = outputs[0][0]  # (4+C, N)
+        cx, cy, w, h = pred[:4]
+        boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1)
+        return boxes, pred[4:].T
+
+
+def _metadata_names(session) -> Optional[tuple[str, ...]]:
+    """Class names an Ultralytics export stores in its metadata ("{0: 'person', ...}")."""
+    raw = session.get_modelmeta().custom_metadata_map.get("names")
+    if not raw:
+        return None
+    try:
+        names = ast.literal_eval(raw)
+        return tuple(str(names[i]) for i in sorted(names))
+    except (ValueError, SyntaxError, TypeError, KeyError):
+        return None
+
+
+def load_detector(spec: ModelSpec, device: str = "cpu",
+                  classes: Optional[Iterable[str]] = VEHICLE_CLASSES,
+                  min_score: float = 0.35, nms_iou: float = 0.5,
+                  threads: Optional[int] = None) -> _Detector:
+    """A detector for `spec` with `.detect(bgr) -> list[Detection]`.
+
+    classes=None keeps every class the model knows.
+    """
+    session = create_session(spec.path, device, threads)
+    if spec.format == "yolo":
+        names = _metadata_names(session)
+        if names and names != spec.class_names and spec.class_names == COCO_NAMES:
+            # A custom-trained export: its own names beat the COCO default.
+            spec = replace(spec, class_names=names)
+        return YoloDetector(spec, session, classes, min_score, nms_iou)
+    if spec.format == "nanodet":
+        return NanoDetDetector(spec, session, classes, min_score, nms_iou)
+    raise ModelError(f"{spec.path}: unknown detector format {spec.format!r}")
+

@@ -1,0 +1,84 @@
+"""Appearance embedder: BGR crops -> L2-normalised float32 vectors (cosine distance =
+1 - dot), batched through onnxruntime."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+
+from engine.errors import ModelError
+from engine.registry import ModelSpec
+from engine.runtime import create_session
+
+
+class Embedder:
+    def __init__(self, spec: ModelSpec, device: str = "cpu", batch_size: int = 16,
+                 threads: Optional[int] = None):
+        self.spec = spec
+        self.session = create_session(spec.path, device, threads)
+        self.input_name, fixed_batch = self._check_input()
+        # A graph exported with batch 1 cannot take more; honour it instead of failing.
+        self.batch_size = 1 if fixed_batch == 1 else max(1, int(batch_size))
+        self.dim = self._check_output()
+        self.threshold = spec.threshold if spec.threshold is not None else 0.15
+        s = np.float32(spec.scale)
+        self._mul = (s / np.array(spec.std, np.float32)).reshape(1, 3, 1, 1)
+        self._add = (-np.array(spec.mean, np.float32) / spec.std).astype(np.float32).reshape(1, 3, 1, 1)
+
+    def _check_input(self) -> tuple[str, object]:
+        inp = self.session.get_inputs()[0]
+        shape = inp.shape
+        if len(shape) != 4 or (isinstance(shape[1], int) and shape[1] != 3):
+            raise ModelError(f"{self.spec.path}: embedder input must be N x 3 x H x W, "
+                             f"got {shape}")
+        h, w = shape[2:]
+        if isinstance(h, int) and isinstance(w, int) and (h, w) != self.spec.input_size:
+            raise ModelError(f"{self.spec.path}: model input is {h}x{w} but the spec says "
+                             f"{self.spec.input_size[0]}x{self.spec.input_size[1]} "
+                             "(pass input_size=(h, w))")
+        return inp.name, shape[0]
+
+    def _check_output(self) -> int:
+        out = self.session.get_outputs()[0]
+        dim = out.shape[-1] if len(out.shape) == 2 else None
+        if not isinstance(dim, int):
+            raise ModelError(f"{self.spec.path}: embedder output must be N x D, "
+                             f"got {out.shape}")
+        if self.spec.dim is not None and self.spec.dim != dim:
+            raise ModelError(f"{self.spec.path}: model outputs {dim}-d vectors but the "
+                             f"spec says dim={self.spec.dim}")
+        return dim
+
+    def _resize(self, crop: np.ndarray) -> np.ndarray:
+        if crop is None or crop.ndim not in (2, 3) or min(crop.shape[:2]) < 1:
+            raise ValueError(f"embed() needs non-empty image crops, got shape "
+                             f"{getattr(crop, 'shape', None)}")
+        if crop.ndim == 2:
+            crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
+        elif crop.shape[2] == 4:
+            crop = cv2.cvtColor(crop, cv2.COLOR_BGRA2BGR)
+        th, tw = self.spec.input_size
+        # AREA when shrinking (no aliasing), LINEAR when enlarging tiny crops.
+        shrink = crop.shape[0] > th and crop.shape[1] > tw
+        return cv2.resize(crop, (tw, th), interpolation=cv2.INTER_AREA if shrink
+                          else cv2.INTER_LINEAR)
+
+    def _preprocess(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        batch = np.stack([self._resize(c) for c in crops])  # N x H x W x 3, BGR uint8
+        if self.spec.channel_order == "RGB":
+            batch = batch[..., ::-1]
+        x = batch.transpose(0, 3, 1, 2).astype(np.float32)
+        return x * self._mul + self._add
+
+    def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, dim) float32, each row of unit length; an empty list gives (0, dim)."""
+        if len(crops) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        parts = []
+        for i in range(0, len(crops), self.batch_size):
+            x = self._preprocess(crops[i:i + self.batch_size])
+            parts.append(self.session.run(None, {self.input_name: x})[0])
+        vecs = np.concatenate(parts).astype(np.float32, copy=False)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return vecs / np.maximum(norms, 1e-12)  # an all-zero vector stays zero, not NaN

@@ -1,0 +1,64 @@
+"""onnxruntime sessions: one place that picks the execution provider and turns
+onnxruntime's errors into ModelError messages that name the file."""
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Optional
+
+import onnxruntime as ort
+
+from engine.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+
+def _providers(device: str) -> list:
+    """Execution providers for `device` ("cpu", "cuda" or "cuda:N"); CPU always last."""
+    device = (device or "cpu").lower()
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if device != "cuda" and not device.startswith("cuda:"):
+        raise ValueError(f"unknown device {device!r}: use 'cpu', 'cuda' or 'cuda:N'")
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        _warn_cpu(f"device {device!r} requested but this onnxruntime build has no "
+                  "CUDAExecutionProvider (install onnxruntime-gpu); running on CPU")
+        return ["CPUExecutionProvider"]
+    device_id = int(device.split(":")[1]) if ":" in device else 0
+    return [("CUDAExecutionProvider", {"device_id": device_id}), "CPUExecutionProvider"]
+
+
+def _warn_cpu(message: str) -> None:
+    # Both: warnings for interactive/test callers, logging for the worker's log file.
+    log.warning(message)
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def create_session(path: Path | str, device: str = "cpu",
+                   threads: Optional[int] = None) -> ort.InferenceSession:
+    """An InferenceSession for `path`. A CUDA request falls back to CPU with a warning,
+    never an error; an unreadable or invalid file raises ModelError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: model file not found")
+    providers = _providers(device)
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3  # errors only: CUDA fallback is reported by us, once
+    if threads:
+        opts.intra_op_num_threads = int(threads)
+    try:
+        session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own untyped exceptions
+        raise ModelError(f"{path}: not a valid ONNX model ({_first_line(exc)})") from None
+    if len(providers) > 1 and "CUDAExecutionProvider" not in session.get_providers():
+        # onnxruntime-gpu is installed but CUDA/cuDNN libraries failed to load.
+        _warn_cpu(f"{path}: CUDA could not be initialised (see onnxruntime log); "
+                  "running on CPU")
+    return session
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__

@@ -1,0 +1,156 @@
+"""Detector tests on real photos (tests/fixtures, OpenCV samples), the real bikes.mp4
+clip, and tiny hand-built YOLO-layout graphs that pin down the Ultralytics decoder."""
+import cv2
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from engine.detectors import load_detector
+from engine.errors import ModelError
+from engine.registry import resolve_detector
+from tests.media import FIXTURES
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return load_detector(resolve_detector())
+
+
+def photo(name):
+    img = cv2.imread(str(FIXTURES / name))
+    assert img is not None, name
+    return img
+
+
+def iou(a, b):
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+# Hand-checked boxes (x1, y1, x2, y2) of the obvious car in each photo.
+CARS = {
+    "street_wagon.jpg": (395, 420, 695, 580),  # silver station wagon, right of the sign
+    "red_car.jpg": (82, 390, 222, 480),  # red hatchback, bottom left
+    "car_rear.jpg": (0, 10, 600, 482),  # blurred sedan rear filling the frame
+}
+
+
+@pytest.mark.parametrize("name", sorted(CARS))
+def test_finds_the_car_in_photos(detector, name):
+    img = photo(name)
+    dets = detector.detect(img)
+    cars = [d for d in dets if d.label == "car"]
+    assert cars, f"no car in {name}: {dets}"
+    best = max(cars, key=lambda d: iou(d.box, CARS[name]))
+    assert iou(best.box, CARS[name]) > 0.7, (name, best)
+    h, w = img.shape[:2]
+    for d in dets:  # boxes are clipped to the image and ordered
+        x1, y1, x2, y2 = d.box
+        assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h
+        assert d.label in ("car", "bus", "truck", "motorcycle") and d.score >= 0.35
+
+
+@pytest.mark.parametrize("name", ["fruits.jpg", "football.jpg"])
+def test_no_vehicle_photos_give_nothing(detector, name):
+    assert detector.detect(photo(name)) == []
+
+
+def test_class_filter_can_be_lifted():
+    everything = load_detector(resolve_detector(), classes=None)
+    labels = {d.label for d in everything.detect(photo("football.jpg"))}
+    assert "person" in labels
+
+
+def test_cars_in_bikes_clip(detector, bikes_frames):
+    # Frame 168: a dark sedan drives behind the railing; a car is parked on the right.
+    dets = detector.detect(bikes_frames[168])
+    boxes = [d.box for d in dets if d.label == "car"]
+    assert any(iou(b, (342, 111, 437, 166)) > 0.6 for b in boxes), dets
+    assert any(iou(b, (524, 101, 603, 163)) > 0.6 for b in boxes), dets
+
+
+def test_grey_and_bgra_images(detector):
+    img = photo("street_wagon.jpg")
+    assert detector.detect(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
+    assert detector.detect(cv2.cvtColor(img, cv2.COLOR_BGR2BGRA))
+    with pytest.raises(ValueError):
+        detector.detect(np.zeros((0, 0, 3), np.uint8))
+
+
+# --- Ultralytics layout, checked with a tiny graph whose output is a fixed prediction ----
+
+def yolo_graph(path, pred, size=64, names=None, in_shape=None):
+    """An ONNX file with input 1x3xSxS and output `pred` (0 * mean(input) added so the
+    output really depends on the input, like a network)."""
+    pred = np.asarray(pred, np.float32)
+    nodes = [
+        helper.make_node("ReduceMean", ["images"], ["m"], keepdims=0),
+        helper.make_node("Mul", ["m", "zero"], ["m0"]),
+        helper.make_node("Add", ["pred", "m0"], ["output0"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "tiny_yolo",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT,
+                                       in_shape or [1, 3, size, size])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(pred.shape))],
+        initializer=[helper.make_tensor("pred", TensorProto.FLOAT, pred.shape, pred.ravel()),
+                     helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    if names:
+        helper.set_model_props(model, {"names": repr(dict(enumerate(names)))})
+    onnx.save(model, str(path))
+    return path
+
+
+def candidate(cx, cy, w, h, cls, score, n_cls=80):
+    col = np.zeros(4 + n_cls, np.float32)
+    col[:4] = cx, cy, w, h
+    col[4 + cls] = score
+    return col
+
+
+def test_yolo_decoding_letterbox_and_agnostic_nms(tmp_path):
+    cols = [
+        candidate(32, 32, 20, 10, cls=2, score=0.9),  # car
+        candidate(33, 32, 20, 10, cls=7, score=0.8),  # same object scored as truck
+        candidate(10, 40, 8, 8, cls=0, score=0.95),  # person: not a vehicle
+        candidate(50, 30, 6, 6, cls=2, score=0.1),  # weak car
+    ]
+    path = yolo_graph(tmp_path / "tiny.onnx", np.stack(cols, 1)[None])
+    det = load_detector(resolve_detector(path, input_size=(64, 64)))
+    # 128x64 image -> scale 0.5, 64x32 content padded 16 px top and bottom.
+    dets = det.detect(np.zeros((64, 128, 3), np.uint8))
+    assert len(dets) == 1
+    assert dets[0].label == "car" and dets[0].score == pytest.approx(0.9)
+    assert dets[0].box == pytest.approx((44, 22, 84, 42), abs=1e-3)
+
+
+def test_yolo_custom_class_names_from_metadata(tmp_path):
+    pred = np.stack([candidate(32, 32, 20, 20, cls=1, score=0.7, n_cls=2)], 1)[None]
+    path = yolo_graph(tmp_path / "custom.onnx", pred, names=["van", "car"])
+    dets = load_detector(resolve_detector(path, input_size=(64, 64))).detect(
+        np.zeros((64, 64, 3), np.uint8))
+    assert [d.label for d in dets] == ["car"]
+
+
+def test_yolo_wrong_output_layout(tmp_path):
+    path = yolo_graph(tmp_path / "bad_out.onnx", np.zeros((1, 10, 50), np.float32))
+    with pytest.raises(ModelError, match=r"bad_out\.onnx.*1 x \(4\+80\) x N"):
+        load_detector(resolve_detector(path, input_size=(64, 64)))
+
+
+def test_wrong_input_rank(tmp_path):
+    path = yolo_graph(tmp_path / "rank2.onnx", np.zeros((1, 84, 5), np.float32),
+                      in_shape=[1, 12288])
+    with pytest.raises(ModelError, match=r"rank2\.onnx.*rank 4"):
+        load_detector(resolve_detector(path))
+
+
+def test_input_size_mismatch(tmp_path):
+    path = yolo_graph(tmp_path / "tiny.onnx", np.zeros((1, 84, 5), np.float32))
+    with pytest.raises(ModelError, match=r"64x64.*640x640"):
+        load_detector(resolve_detector(path))  # default 640x640 vs a 64x64 graph
