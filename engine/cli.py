@@ -101,13 +101,17 @@ def _pick_box(detections, pick: str, image) -> api.Box:
 
 def _open_gallery(path: Path, engine: api.Engine) -> api.Gallery:
     if path.exists() and any(path.iterdir()):
-        return api.Gallery.load(path)
-    return api.Gallery(engine.embedder.dim)
+        return _load_gallery(path, engine)
+    return api.Gallery(engine.embedder.dim, embedder=engine.embedder.name)
+
+
+def _load_gallery(path, engine: api.Engine) -> api.Gallery:
+    return api.Gallery.load(path, expect_dim=engine.embedder.dim, expect_embedder=engine.embedder.name)
 
 
 def cmd_search(args) -> int:
     engine = _engine(args)
-    gallery = api.Gallery.load(args.gallery)
+    gallery = _load_gallery(args.gallery, engine)
     files = _media_files(Path(args.path))
     options = api.VideoOptions(
         frame_stride=args.stride, tracking=not args.no_tracking,

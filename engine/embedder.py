@@ -16,6 +16,7 @@ class Embedder:
     def __init__(self, spec: ModelSpec, device: str = "cpu", batch_size: int = 16,
                  threads: Optional[int] = None):
         self.spec = spec
+        self.name = spec.name
         self.session = create_session(spec.path, device, threads)
         self.input_name, fixed_batch = self._check_input()
         # A graph exported with batch 1 cannot take more; honour it instead of failing.
