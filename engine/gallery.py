@@ -1,0 +1,318 @@
+"""Faiss gallery of vehicle embeddings.
+
+Vectors are L2-normalised float32; distance = cosine distance = 1 - inner product, in [0, 2].
+Several vectors may share one gallery id (several photos of one vehicle): the gallery id is used
+directly as the Faiss label, so `remove(id)` drops all of them and a search reports each id once,
+with its smallest distance.
+
+Index choice ("auto"): exact search (IndexIDMap over IndexFlatIP) below AUTO_APPROX_MIN vectors,
+IVF-Flat above. IVF supports remove_ids (HNSW does not) and trains in ~3 minutes at
+1M x 1280-d on 2 cores (HNSW32 took 67 s for 100k, so ~15+ min for 1M, and rebuilds on every
+remove). Measured (benchmarks/bench_gallery.py, 1280-d clustered data, 2 cores): 100k IVF
+nprobe 16 p50 2.5 ms, recall@10 0.89; 1M IVF nprobe 32 p50 19 ms, recall@10 0.81 -- the
+1M target (p50 < 5 ms, recall@10 >= 0.95) is NOT met yet; see the benchmark's notes.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+import faiss
+import numpy as np
+
+from engine.errors import GalleryError
+
+AUTO_APPROX_MIN = 100_000  # below this, exact search of a single query takes < ~30 ms
+RETRAIN_GROWTH = 4  # retrain an IVF index once it holds this many times its training size
+INDEX_FILE = "gallery.faiss"
+KINDS = ("auto", "flat", "ivf")
+_FORMAT = 1
+_threads_set = False
+
+
+def set_threads(n: Optional[int] = None) -> None:
+    """Faiss OpenMP threads: VREID_FAISS_THREADS, else all cores up to 8.
+
+    IVF parallelises over queries, so a single query uses one thread anyway; batches of queries
+    (video search) and training use them all.
+    """
+    global _threads_set
+    if n is None:
+        n = int(os.environ.get("VREID_FAISS_THREADS", 0)) or min(os.cpu_count() or 1, 8)
+    faiss.omp_set_num_threads(max(1, n))
+    _threads_set = True
+
+
+def ivf_params(n: int) -> tuple[int, int]:
+    """(nlist, nprobe) for an IVF index over n vectors.
+
+    nlist ~ 2 sqrt(n) (a power of two, at least 39 training points per list, as Faiss wants);
+    nprobe scans ~1/64 of the lists (at least 16): a 1M-vector query scans ~16k vectors.
+    Recall/latency trade-off measured in benchmarks/bench_gallery.py; tune `Gallery.nprobe`.
+    """
+    nlist = 2 ** round(math.log2(max(2.0 * math.sqrt(max(n, 1)), 1.0)))
+    nlist = max(1, min(nlist, n // 39))
+    nprobe = min(nlist, max(16, nlist // 64))
+    return nlist, nprobe
+
+
+def normalise(vectors: np.ndarray, dim: int, where: str = "gallery") -> np.ndarray:
+    """Rows as C-contiguous float32 unit vectors; GalleryError on a wrong dimension or zero rows."""
+    x = np.asarray(vectors, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2 or x.shape[1] != dim:
+        raise GalleryError(f"{where}: expected vectors of dimension {dim}, got shape {x.shape}"
+                           " (built with another embedder?)")
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    if not np.all(np.isfinite(norms)) or np.any(norms < 1e-12):
+        raise GalleryError(f"{where}: zero or non-finite embedding vector")
+    return np.ascontiguousarray(x / norms)
+
+
+class Gallery:
+    """Embeddings of the vehicles to look for, searchable by cosine distance."""
+
+    def __init__(self, dim: int, index_kind: str = "auto", embedder: str = "",
+                 labels: Optional[dict[int, str]] = None):
+        if index_kind not in KINDS:
+            raise GalleryError(f"unknown gallery index kind {index_kind!r}; use one of {KINDS}")
+        if not _threads_set:
+            set_threads()
+        self.dim = int(dim)
+        self.index_kind = index_kind
+        self.embedder = embedder  # name of the embedder that produced the vectors
+        self.labels: dict[int, str] = dict(labels or {})  # gallery id -> display name
+        self.path: Optional[Path] = None  # where it was loaded from / saved to, for messages
+        self._counts: Counter = Counter()  # gallery id -> number of vectors
+        self._index = self._new_flat()
+        self._trained_for = 0  # vectors an IVF index was trained on; 0 for a flat index
+
+    # --- building -------------------------------------------------------------------------
+    @classmethod
+    def build(cls, ids: Sequence[int], vectors: np.ndarray, **kw) -> "Gallery":
+        vectors = np.asarray(vectors, dtype=np.float32)
+        gallery = cls(kw.pop("dim", vectors.shape[-1]), **kw)
+        gallery.add(ids, vectors)
+        return gallery
+
+    def add(self, ids: Sequence[int], vectors: np.ndarray) -> None:
+        x = normalise(vectors, self.dim, self._name())
+        labels = np.asarray(list(ids), dtype=np.int64).reshape(-1)
+        if len(labels) != len(x):
+            raise GalleryError(f"{self._name()}: {len(labels)} ids for {len(x)} vectors")
+        self._counts.update(labels.tolist())
+        if not self._wants_ivf(len(self) + len(x)):
+            self._index.add_with_ids(x, labels)
+            return
+        if len(self):  # rebuild with what is stored (a copy: fine, this is rare)
+            old_ids, old_x = self._contents()
+            labels, x = np.concatenate([old_ids, labels]), np.concatenate([old_x, x])
+        self._train_ivf(labels, x)
+
+    def remove(self, ids: Iterable[int]) -> int:
+        """Drop every vector of these gallery ids; returns how many vectors were removed."""
+        ids = [int(i) for i in ids]
+        removed = self._index.remove_ids(np.asarray(ids, dtype=np.int64)) if ids else 0
+        for i in ids:
+            self._counts.pop(i, None)
+            self.labels.pop(i, None)
+        return int(removed)
+
+    # --- queries --------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def __contains__(self, gallery_id: int) -> bool:
+        return int(gallery_id) in self._counts
+
+    def ids(self) -> list[int]:
+        return sorted(self._counts)
+
+    @property
+    def kind(self) -> str:
+        """The index in use now: "flat" or "ivf"."""
+        return "ivf" if self._trained_for else "flat"
+
+    @property
+    def nprobe(self) -> int:
+        return int(self._index.nprobe) if self._trained_for else 0
+
+    @nprobe.setter
+    def nprobe(self, value: int) -> None:
+        if self._trained_for:
+            self._index.nprobe = int(value)
+
+    def search(self, vectors: np.ndarray, k: int = 5) -> list[list[tuple[int, float]]]:
+        """Per query, up to k (gallery id, cosine distance) pairs, nearest first, ids unique."""
+        q = normalise(vectors, self.dim, self._name())
+        if len(self) == 0 or k <= 0:
+            return [[] for _ in range(len(q))]
+        # Fetch extra neighbours so that k distinct ids survive de-duplication; fetching
+        # (k-1) * max_vectors_per_id + 1 guarantees it, start smaller and widen only if needed.
+        most = (k - 1) * max(self._counts.values()) + 1
+        fetch = min(most, k * 2, len(self))
+        while True:
+            sims, labels = self._index.search(q, fetch)
+            results = [_dedup(s, l, k) for s, l in zip(sims, labels)]
+            if fetch >= min(most, len(self)) or all(len(r) >= k for r in results):
+                return results
+            fetch = min(fetch * 4, most, len(self))
+
+    # --- persistence ----------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write `<dir>/gallery.faiss` (or the given *.faiss path) and a JSON sidecar."""
+        index_path, meta_path = _paths(path)
+        index_path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {"format": _FORMAT, "dim": self.dim, "index_kind": self.index_kind,
+                "kind": self.kind, "trained_for": self._trained_for, "nprobe": self.nprobe,
+                "embedder": self.embedder,
+                "labels": {str(k): v for k, v in sorted(self.labels.items())}}
+        # Write to temporary names, then rename, so a crash never leaves a half-written gallery.
+        faiss.write_index(self._index, str(index_path) + ".tmp")
+        meta_path.with_name(meta_path.name + ".tmp").write_text(json.dumps(meta, indent=1))
+        os.replace(str(index_path) + ".tmp", index_path)
+        os.replace(meta_path.with_name(meta_path.name + ".tmp"), meta_path)
+        self.path = index_path
+        return index_path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, expect_dim: Optional[int] = None,
+             expect_embedder: Optional[str] = None) -> "Gallery":
+        index_path, meta_path = _paths(path)
+        meta = _read_meta(meta_path)
+        if not index_path.is_file():
+            raise GalleryError(f"{index_path}: gallery index file missing")
+        try:
+            index = faiss.read_index(str(index_path))
+        except RuntimeError as exc:
+            raise GalleryError(f"{index_path}: corrupt gallery index ({_first_line(exc)})") from None
+        if index.d != meta["dim"]:
+            raise GalleryError(f"{index_path}: index has dimension {index.d}, "
+                               f"{meta_path.name} says {meta['dim']}")
+        if expect_dim is not None and index.d != expect_dim:
+            raise GalleryError(f"{index_path}: gallery holds {index.d}-d vectors but the embedder "
+                               f"makes {expect_dim}-d ones; rebuild the gallery")
+        if expect_embedder and meta.get("embedder") and meta["embedder"] != expect_embedder:
+            raise GalleryError(f"{index_path}: gallery built with embedder {meta['embedder']!r}, "
+                               f"not {expect_embedder!r}; rebuild the gallery")
+        labels = {int(k): str(v) for k, v in meta.get("labels", {}).items()}
+        gallery = cls(index.d, meta.get("index_kind", "auto"), meta.get("embedder", ""), labels)
+        gallery._index = _check_type(index, index_path)
+        gallery._trained_for = int(meta.get("trained_for", 0)) if meta.get("kind") == "ivf" else 0
+        if gallery._trained_for and not isinstance(gallery._index, faiss.IndexIVFFlat):
+            raise GalleryError(f"{index_path}: sidecar says IVF but the index is not IVF-Flat")
+        gallery._counts = Counter(gallery._contents(with_vectors=False)[0].tolist())
+        gallery.path = index_path
+        return gallery
+
+    # --- internals ------------------------------------------------------------------------
+    def _name(self) -> str:
+        return str(self.path) if self.path else "gallery"
+
+    def _new_flat(self) -> faiss.Index:
+        # IndexIDMap, not IDMap2: ids repeat (several vectors per vehicle), which IDMap2's
+        # reverse map cannot represent; vectors are read back from the flat storage instead.
+        return faiss.IndexIDMap(faiss.IndexFlatIP(self.dim))
+
+    def _wants_ivf(self, n_after: int) -> bool:
+        if self.index_kind == "flat":
+            return False
+        if self._trained_for:  # retrain as the gallery outgrows its lists
+            return n_after > RETRAIN_GROWTH * self._trained_for
+        if self.index_kind == "ivf":
+            return ivf_params(n_after)[0] >= 2  # enough vectors to train at least two lists
+        return n_after >= AUTO_APPROX_MIN
+
+    def _train_ivf(self, ids: np.ndarray, x: np.ndarray) -> None:
+        nlist, nprobe = ivf_params(len(x))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dim), self.dim, nlist,
+                                   faiss.METRIC_INNER_PRODUCT)
+        index.cp.niter = 10  # k-means converges enough for routing; halves the training time
+        # 39 points per list is Faiss's minimum for a stable k-means; more only slows training.
+        rng = np.random.default_rng(0)
+        sample = x if len(x) <= 40 * nlist else x[rng.choice(len(x), 40 * nlist, replace=False)]
+        index.train(sample)
+        index.add_with_ids(x, ids)
+        index.nprobe = nprobe
+        self._index, self._trained_for = index, len(x)
+
+    def _contents(self, with_vectors: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of everything stored, read back from the index."""
+        if isinstance(self._index, faiss.IndexIVFFlat):
+            return _ivf_contents(self._index, with_vectors)
+        ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        if not with_vectors:
+            return ids, np.empty((0, self.dim), np.float32)
+        flat = faiss.downcast_index(self._index.index)
+        return ids, flat.reconstruct_n(0, flat.ntotal).reshape(-1, self.dim)
+
+
+def _dedup(sims: np.ndarray, labels: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """Faiss returns neighbours best first, so the first time an id appears is its best."""
+    out, seen = [], set()
+    for sim, label in zip(sims.tolist(), labels.tolist()):
+        if label < 0 or label in seen:  # -1: fewer neighbours than asked in the probed lists
+            continue
+        seen.add(label)
+        out.append((int(label), float(min(2.0, max(0.0, 1.0 - sim)))))
+        if len(out) == k:
+            break
+    return out
+
+
+def _ivf_contents(index: faiss.IndexIVFFlat, with_vectors: bool) -> tuple[np.ndarray, np.ndarray]:
+    invlists, d = index.invlists, index.d
+    ids, vecs = [], []
+    for lst in range(index.nlist):
+        n = invlists.list_size(lst)
+        if n == 0:
+            continue
+        ids.append(faiss.rev_swig_ptr(invlists.get_ids(lst), n).copy())
+        if with_vectors:
+            codes = faiss.rev_swig_ptr(invlists.get_codes(lst), n * invlists.code_size)
+            vecs.append(codes.copy().view(np.float32).reshape(n, d))
+    ids_arr = np.concatenate(ids).astype(np.int64) if ids else np.empty(0, np.int64)
+    vec_arr = np.concatenate(vecs) if vecs else np.empty((0, d), np.float32)
+    return ids_arr, vec_arr
+
+
+def _check_type(index: faiss.Index, path: Path) -> faiss.Index:
+    # read_index already returns the concrete class; downcast_index would drop ownership.
+    if isinstance(index, faiss.IndexIDMap) and isinstance(
+            faiss.downcast_index(index.index), faiss.IndexFlatIP):
+        return index
+    if isinstance(index, faiss.IndexIVFFlat) and index.metric_type == faiss.METRIC_INNER_PRODUCT:
+        return index
+    raise GalleryError(f"{path}: unsupported index type {type(index).__name__}")
+
+
+def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    """A directory holds gallery.faiss + gallery.json; a *.faiss path gets a *.json beside it."""
+    p = Path(path)
+    if p.suffix != ".faiss":
+        p = p / INDEX_FILE
+    return p, p.with_suffix(".json")
+
+
+def _read_meta(meta_path: Path) -> dict:
+    if not meta_path.is_file():
+        raise GalleryError(f"{meta_path}: gallery sidecar file missing")
+    try:
+        meta = json.loads(meta_path.read_text())
+        if not isinstance(meta, dict) or not isinstance(meta.get("dim"), int):
+            raise ValueError("no integer 'dim'")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise GalleryError(f"{meta_path}: corrupt gallery sidecar ({exc})") from None
+    if meta.get("format", _FORMAT) > _FORMAT:
+        raise GalleryError(f"{meta_path}: written by a newer VReID (format {meta['format']})")
+    return meta
+
+
+def _first_line(exc: Exception) -> str:
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return lines[-1].strip() if lines else type(exc).__name__

@@ -1,0 +1,99 @@
+"""Merge per-track matches into per-vehicle time intervals.
+
+One vehicle often yields several tracks (occlusion, leaving and re-entering the view, a
+detector miss longer than the tracker's patience). Matches of the same gallery id that overlap
+in time or are separated by at most `gap_s` become one Interval.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
+
+import numpy as np
+
+from engine.types import Box, Interval
+
+
+@dataclass
+class TrackMatch:
+    """One finished track that matched one gallery id."""
+
+    track_id: int
+    gallery_id: int
+    distance: float  # best (smallest) cosine distance over the track's embedded crops
+    first_frame: int
+    last_frame: int
+    first_s: float
+    last_s: float
+    best_frame: int  # frame of the crop with the smallest distance
+    best_time_s: float
+    best_box: Box
+    frame: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+
+
+class IntervalMerger:
+    """Incremental merging, so a long video can report hits while it is still processing.
+
+    Contract for `close_before(t_s)`: every match added later has `first_s >= t_s`. A caller
+    should pass min(current time, first_s of the oldest still-active track).
+    """
+
+    def __init__(self, gap_s: float = 2.0):
+        self.gap_s = gap_s
+        self._open: dict[int, list[Interval]] = {}  # gallery id -> open intervals
+
+    def add(self, match: TrackMatch) -> None:
+        new = _interval(match)
+        kept = []
+        for iv in self._open.get(match.gallery_id, []):
+            if self._touch(iv, new):  # may bridge several open intervals: fold them all in
+                new = _merge(iv, new)
+            else:
+                kept.append(iv)
+        self._open[match.gallery_id] = kept + [new]
+
+    def close_before(self, t_s: float) -> list[Interval]:
+        """Emit intervals that no later match can extend (end < t_s - gap_s)."""
+        return self._emit(lambda iv: iv.end_s < t_s - self.gap_s)
+
+    def flush(self) -> list[Interval]:
+        """Emit everything still open (end of video)."""
+        return self._emit(lambda iv: True)
+
+    def _touch(self, a: Interval, b: Interval) -> bool:
+        return a.start_s <= b.end_s + self.gap_s and b.start_s <= a.end_s + self.gap_s
+
+    def _emit(self, done) -> list[Interval]:
+        out = []
+        for gid, ivs in list(self._open.items()):
+            out += [iv for iv in ivs if done(iv)]
+            self._open[gid] = [iv for iv in ivs if not done(iv)]
+            if not self._open[gid]:
+                del self._open[gid]
+        return sorted(out, key=lambda iv: (iv.gallery_id, iv.start_s))
+
+
+def merge_intervals(matches: Iterable[TrackMatch], gap_s: float = 2.0) -> list[Interval]:
+    """All matches at once; sorted by (gallery_id, start_s)."""
+    merger = IntervalMerger(gap_s)
+    for m in matches:
+        merger.add(m)
+    return merger.flush()
+
+
+def _interval(m: TrackMatch) -> Interval:
+    return Interval(gallery_id=m.gallery_id, start_s=m.first_s, end_s=m.last_s,
+                    start_frame=m.first_frame, end_frame=m.last_frame,
+                    best_frame=m.best_frame, best_time_s=m.best_time_s,
+                    best_distance=m.distance, box=m.best_box, track_ids=[m.track_id],
+                    frame=m.frame)
+
+
+def _merge(a: Interval, b: Interval) -> Interval:
+    best = a if a.best_distance <= b.best_distance else b
+    return Interval(gallery_id=a.gallery_id, start_s=min(a.start_s, b.start_s),
+                    end_s=max(a.end_s, b.end_s), start_frame=min(a.start_frame, b.start_frame),
+                    end_frame=max(a.end_frame, b.end_frame), best_frame=best.best_frame,
+                    best_time_s=best.best_time_s, best_distance=best.best_distance,
+                    box=best.box, track_ids=sorted(set(a.track_ids) | set(b.track_ids)),
+                    frame=best.frame)
