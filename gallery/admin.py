@@ -1,0 +1,63 @@
+from django.contrib import admin
+from django.db.models import Count
+from django.urls import reverse
+from django.utils.html import format_html
+
+from gallery.models import PendingPhoto, Vehicle, VehiclePhoto
+
+
+def thumbnail(photo, size=64):
+    if photo is None:
+        return "—"
+    url = reverse("gallery:photo_file", args=[photo.pk, "crop"])
+    return format_html('<img src="{}" alt="" style="max-height:{}px;max-width:{}px">', url, size, size * 2)
+
+
+class VehiclePhotoInline(admin.TabularInline):
+    model = VehiclePhoto
+    fields = ["preview", "box", "embedder", "dim", "created"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = True
+
+    def has_add_permission(self, request, obj=None):
+        return False  # photos are added through the registration page (it runs the engine)
+
+    @admin.display(description="Crop")
+    def preview(self, obj):
+        return thumbnail(obj)
+
+
+@admin.register(Vehicle)
+class VehicleAdmin(admin.ModelAdmin):
+    list_display = ["preview", "label", "owner", "photo_count", "hit_count", "created"]
+    list_display_links = ["preview", "label"]
+    list_filter = ["owner"]
+    search_fields = ["label", "owner__username"]
+    fields = ["label", "owner", "created"]
+    readonly_fields = ["owner", "created"]
+    inlines = [VehiclePhotoInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(
+            n_photos=Count("photos", distinct=True), n_hits=Count("hits", distinct=True)
+        ).prefetch_related("photos")
+
+    @admin.display(description="Photo")
+    def preview(self, obj):
+        photos = list(obj.photos.all())
+        return thumbnail(photos[0] if photos else None)
+
+    @admin.display(description="Photos", ordering="n_photos")
+    def photo_count(self, obj):
+        return obj.n_photos
+
+    @admin.display(description="Hits", ordering="n_hits")
+    def hit_count(self, obj):
+        return obj.n_hits
+
+
+@admin.register(PendingPhoto)
+class PendingPhotoAdmin(admin.ModelAdmin):
+    list_display = ["pk", "owner", "original_name", "created"]
+    readonly_fields = ["owner", "image", "detections", "width", "height", "vehicle"]

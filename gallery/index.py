@@ -1,0 +1,118 @@
+"""Per-user Faiss index over the users' vehicle photos, persisted in media storage.
+
+The file name carries a version derived from the photos in the database, so a deleted or added
+photo (from the app or the admin) makes the stored index stale and it is rebuilt on next use.
+"""
+import hashlib
+import logging
+import os
+import re
+import tempfile
+
+import numpy as np
+from django.core.files import File
+from django.core.files.storage import default_storage
+
+from engine import api
+from gallery.engine_cache import embedder_name
+from gallery.models import VehiclePhoto
+
+log = logging.getLogger(__name__)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)[:60] or "embedder"
+
+
+def refresh_stale_embeddings(user, engine) -> int:
+    """Re-embed the user's photos that were embedded by another model; returns how many."""
+    name = embedder_name(engine)
+    stale = VehiclePhoto.objects.filter(vehicle__owner=user).exclude(embedder=name, dim=engine.embedder.dim)
+    count = 0
+    for photo in stale:
+        try:
+            with photo.image.open("rb") as fh:
+                data = np.frombuffer(fh.read(), dtype=np.uint8)
+            import cv2  # engine dependency, only needed here to decode the stored photo
+
+            bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+            photo.set_vector(engine.embed_box(bgr, tuple(photo.box)), name)
+            photo.save(update_fields=["embedding", "dim", "embedder"])
+            count += 1
+        except Exception:  # a missing file must not stop the search; the photo is left out
+            log.exception("could not re-embed photo %s", photo.pk)
+    return count
+
+
+def _photo_rows(user, engine):
+    return list(
+        VehiclePhoto.objects.filter(
+            vehicle__owner=user, embedder=embedder_name(engine), dim=engine.embedder.dim
+        ).order_by("pk").values_list("pk", "vehicle_id", "embedding")
+    )
+
+
+def index_name(user, engine, rows) -> str:
+    digest = hashlib.sha1()
+    for photo_id, vehicle_id, _ in rows:
+        digest.update(f"{photo_id}:{vehicle_id};".encode())
+    return f"indexes/user_{user.pk}/{_slug(embedder_name(engine))}-{digest.hexdigest()[:16]}.faiss"
+
+
+def _build(rows, dim) -> "api.Gallery":
+    if not rows:
+        return api.Gallery(dim)
+    ids = [vehicle_id for _, vehicle_id, _ in rows]
+    vectors = np.stack([np.frombuffer(bytes(blob), dtype=np.float32) for _, _, blob in rows])
+    return api.Gallery.build(ids, vectors)
+
+
+def _load_stored(name: str) -> "api.Gallery":
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "index.faiss")
+        with default_storage.open(name, "rb") as src, open(path, "wb") as dst:
+            dst.write(src.read())
+        return api.Gallery.load(path)
+
+
+def _store(gallery, name: str) -> None:
+    folder = os.path.dirname(name)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "index.faiss")
+        gallery.save(path)
+        with open(path, "rb") as fh:
+            saved = default_storage.save(name, File(fh))
+    if saved != name:  # another worker stored the same version meanwhile
+        default_storage.delete(saved)
+    _, old_files = default_storage.listdir(folder)
+    for old in old_files:
+        if f"{folder}/{old}" != name:
+            default_storage.delete(f"{folder}/{old}")
+
+
+def user_gallery(user, engine) -> "api.Gallery":
+    """The user's whole gallery (ids are Vehicle pks), loaded from storage or rebuilt."""
+    refresh_stale_embeddings(user, engine)
+    rows = _photo_rows(user, engine)
+    name = index_name(user, engine, rows)
+    if default_storage.exists(name):
+        try:
+            return _load_stored(name)
+        except api.EngineError:
+            log.warning("stored index %s unreadable; rebuilding", name)
+            default_storage.delete(name)
+    gallery = _build(rows, engine.embedder.dim)
+    if rows:
+        _store(gallery, name)
+    return gallery
+
+
+def job_gallery(user, engine, vehicle_ids=None) -> "api.Gallery":
+    """The gallery restricted to the chosen vehicles (None or empty = all of the user's)."""
+    gallery = user_gallery(user, engine)
+    if vehicle_ids:
+        indexed = VehiclePhoto.objects.filter(vehicle__owner=user).values_list("vehicle_id", flat=True)
+        others = set(indexed) - set(vehicle_ids)
+        if others:
+            gallery.remove(sorted(others))
+    return gallery

@@ -1,0 +1,93 @@
+"""Registered vehicles and the photos (with their embeddings) that describe them."""
+import uuid
+from pathlib import PurePath
+
+import numpy as np
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+
+def _user_path(folder: str, user_id: int, filename: str) -> str:
+    ext = PurePath(filename).suffix.lower()[:10] or ".jpg"
+    return f"{folder}/user_{user_id}/{uuid.uuid4().hex}{ext}"
+
+
+def photo_upload_to(instance, filename):
+    return _user_path("gallery/photos", instance.vehicle.owner_id, filename)
+
+
+def crop_upload_to(instance, filename):
+    return _user_path("gallery/crops", instance.vehicle.owner_id, filename)
+
+
+def pending_upload_to(instance, filename):
+    return _user_path("gallery/photos", instance.owner_id, filename)
+
+
+class Vehicle(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="vehicles")
+    label = models.CharField(max_length=120)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["label", "pk"]
+
+    def __str__(self):
+        return self.label
+
+    def get_absolute_url(self):
+        return reverse("gallery:vehicle", args=[self.pk])
+
+    @property
+    def cover(self):
+        """The first photo, used as the vehicle's thumbnail."""
+        return self.photos.order_by("pk").first()
+
+
+class VehiclePhoto(models.Model):
+    """One view of a vehicle. Several photos per vehicle improve recall."""
+
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="photos")
+    image = models.FileField(upload_to=photo_upload_to, max_length=300)
+    crop = models.FileField(upload_to=crop_upload_to, max_length=300)
+    box = models.JSONField(help_text="x1, y1, x2, y2 in pixels of the image")
+    embedding = models.BinaryField(help_text="float32 vector, L2-normalised")
+    dim = models.PositiveIntegerField()
+    embedder = models.CharField(max_length=200)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self):
+        return f"{self.vehicle} photo {self.pk}"
+
+    @property
+    def vector(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.embedding), dtype=np.float32)
+
+    def set_vector(self, vector: np.ndarray, embedder: str) -> None:
+        vector = np.asarray(vector, dtype=np.float32).ravel()
+        self.embedding = vector.tobytes()
+        self.dim = int(vector.shape[0])
+        self.embedder = embedder
+
+
+class PendingPhoto(models.Model):
+    """An uploaded photo whose vehicle box the user has not picked yet."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    image = models.FileField(upload_to=pending_upload_to, max_length=300)
+    original_name = models.CharField(max_length=255, blank=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    detections = models.JSONField(default=list, help_text="[{box, score, label}, ...]")
+    vehicle = models.ForeignKey(
+        Vehicle, null=True, blank=True, on_delete=models.CASCADE,
+        help_text="When set, the photo is added to this vehicle",
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    def get_absolute_url(self):
+        return reverse("gallery:pick", args=[self.pk])

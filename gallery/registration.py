@@ -1,0 +1,61 @@
+"""Register a vehicle from an uploaded photo: detect, then embed the box the user picked."""
+from django.db import transaction
+
+from engine import api
+from gallery.engine_cache import embedder_name, get_engine
+from gallery.models import PendingPhoto, Vehicle, VehiclePhoto
+from gallery.storage_files import jpeg_file, local_path, user_message
+
+
+
+def create_pending(owner, upload, vehicle=None) -> PendingPhoto:
+    """Store the upload and run the detector on it. Raises api.MediaError for unreadable files."""
+    pending = PendingPhoto(owner=owner, original_name=upload.name[:255], vehicle=vehicle, width=0, height=0)
+    pending.image.save(upload.name, upload, save=False)
+    try:
+        with local_path(pending.image) as path:
+            bgr = api.read_image(path)
+        detections = get_engine().detect(bgr)
+    except api.EngineError as exc:
+        stored_name = pending.image.name
+        pending.image.delete(save=False)
+        raise api.MediaError(user_message(exc, stored_name, upload.name)) from exc
+    except Exception:
+        pending.image.delete(save=False)
+        raise
+    pending.height, pending.width = bgr.shape[:2]
+    pending.detections = [
+        {"box": [round(float(v), 1) for v in d.box], "score": round(float(d.score), 3), "label": d.label}
+        for d in sorted(detections, key=lambda d: -d.score)
+    ]
+    pending.save()
+    return pending
+
+
+def clamp_box(box, width: int, height: int) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    x1, x2 = sorted((max(0.0, min(x1, width)), max(0.0, min(x2, width))))
+    y1, y2 = sorted((max(0.0, min(y1, height)), max(0.0, min(y2, height))))
+    if x2 - x1 < 4 or y2 - y1 < 4:
+        raise ValueError("The box is too small: draw a box around the vehicle.")
+    return x1, y1, x2, y2
+
+
+@transaction.atomic
+def register(pending: PendingPhoto, box, label: str = "", vehicle: Vehicle | None = None) -> VehiclePhoto:
+    """Embed the box and attach the photo to `vehicle`, or to a new vehicle named `label`."""
+    box = clamp_box(box, pending.width, pending.height)
+    engine = get_engine()
+    with local_path(pending.image) as path:
+        bgr = api.read_image(path)
+    vector = engine.embed_box(bgr, box)
+    if vehicle is None:
+        vehicle = Vehicle.objects.create(owner=pending.owner, label=label.strip() or "Unnamed vehicle")
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    photo = VehiclePhoto(vehicle=vehicle, box=[round(v, 1) for v in box])
+    photo.image.name = pending.image.name  # the stored upload becomes the photo; no copy
+    photo.set_vector(vector, embedder_name(engine))
+    photo.crop.save("crop.jpg", jpeg_file(api.encode_jpeg(bgr[y1:y2, x1:x2], max_side=256)), save=False)
+    photo.save()
+    pending.delete()  # the post_delete signal keeps the image: the photo now uses it
+    return photo

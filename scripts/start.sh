@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Set everything up and run VReID: virtualenv + requirements, database migrations, a first admin
+# account, Redis (started if none answers at REDIS_URL), one RQ worker and the web server on
+# http://127.0.0.1:8000. Ctrl+C stops them. Run more workers: .venv/bin/python manage.py rqworker default
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_venv
+ensure_redis
+mkdir -p var
+if [ -z "${SECRET_KEY:-}" ]; then
+  [ -s var/secret_key ] || "$PY" -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret_key
+  chmod 600 var/secret_key
+  SECRET_KEY="$(cat var/secret_key)"
+  export SECRET_KEY
+fi
+export DJANGO_SETTINGS_MODULE=vreid_site.settings
+
+"$PY" manage.py migrate --noinput
+"$PY" manage.py ensure_admin
+
+WORKER_PID=""
+cleanup() {
+  [ -n "$WORKER_PID" ] && kill "$WORKER_PID" 2>/dev/null || true
+  stop_started_redis
+}
+trap cleanup EXIT INT TERM
+"$PY" manage.py rqworker default &
+WORKER_PID=$!
+log "open http://127.0.0.1:8000/ (Ctrl+C stops the server, the worker and any Redis started here)"
+"$PY" manage.py runserver --noreload "${VREID_BIND:-127.0.0.1:8000}"

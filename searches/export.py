@@ -1,0 +1,46 @@
+"""A job's hits as CSV or JSON rows."""
+import csv
+import io
+
+FIELDS = [
+    "vehicle_id", "vehicle_label", "file", "kind", "start_s", "end_s", "best_time_s",
+    "best_frame", "start_frame", "end_frame", "distance", "x1", "y1", "x2", "y2",
+]
+
+
+def hit_rows(job):
+    hits = job.hits.select_related("vehicle", "file").order_by("file__position", "start_s", "pk")
+    for hit in hits:
+        x1, y1, x2, y2 = hit.box
+        yield {
+            "vehicle_id": hit.vehicle_id, "vehicle_label": hit.vehicle.label,
+            "file": hit.file.original_name, "kind": hit.file.kind,
+            "start_s": round(hit.start_s, 3), "end_s": round(hit.end_s, 3),
+            "best_time_s": round(hit.best_time_s, 3), "best_frame": hit.best_frame,
+            "start_frame": hit.start_frame, "end_frame": hit.end_frame,
+            "distance": round(hit.distance, 4), "x1": x1, "y1": y1, "x2": x2, "y2": y2,
+        }
+
+
+def to_csv(job) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=FIELDS)
+    writer.writeheader()
+    for row in hit_rows(job):
+        # Neutralise spreadsheet formulas in user-provided text.
+        for key in ("vehicle_label", "file"):
+            if str(row[key])[:1] in ("=", "+", "-", "@"):
+                row[key] = "'" + row[key]
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def to_json(job) -> dict:
+    return {
+        "job": {
+            "id": job.pk, "name": str(job), "status": job.status, "frame_stride": job.frame_stride,
+            "threshold": job.threshold, "tracking": job.tracking, "proposals": job.proposals,
+            "device": job.device,
+        },
+        "hits": list(hit_rows(job)),
+    }

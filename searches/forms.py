@@ -1,0 +1,77 @@
+from django import forms
+from django.conf import settings
+
+from gallery.models import Vehicle
+from searches.models import SearchJob
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("allow_empty_file", True)  # an empty file is reported per file, not for all
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, (list, tuple)):
+            return [single(item, initial) for item in data if item]
+        return [single(data, initial)] if data else []
+
+
+class SearchSettingsForm(forms.ModelForm):
+    class Meta:
+        model = SearchJob
+        fields = ["name", "vehicles", "device", "frame_stride", "threshold", "tracking", "proposals"]
+        widgets = {"vehicles": forms.CheckboxSelectMultiple}
+        labels = {"vehicles": "Vehicles to look for", "threshold": "Match threshold"}
+
+    def __init__(self, *args, user, default_threshold=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["vehicles"].queryset = Vehicle.objects.filter(owner=user)
+        self.fields["vehicles"].required = False
+        self.fields["frame_stride"].min_value = 1
+        self.fields["frame_stride"].widget.attrs.update(min=1, max=100)
+        self.fields["threshold"].widget.attrs.update(step="0.01", min="0", max="2")
+        if default_threshold is not None:
+            self.fields["threshold"].widget.attrs["placeholder"] = f"{default_threshold:.2f} (model default)"
+            self.fields["threshold"].help_text = (
+                f"Cosine distance below which a vehicle matches; empty = {default_threshold:.2f}."
+            )
+
+    def clean_frame_stride(self):
+        stride = self.cleaned_data["frame_stride"]
+        if not 1 <= stride <= 100:
+            raise forms.ValidationError("Between 1 and 100.")
+        return stride
+
+    def clean_threshold(self):
+        threshold = self.cleaned_data["threshold"]
+        if threshold is not None and not 0 < threshold < 2:
+            raise forms.ValidationError("A cosine distance between 0 and 2.")
+        return threshold
+
+
+class NewSearchForm(SearchSettingsForm):
+    files = MultipleFileField(
+        required=False, label="Images, videos or zip archives",
+        widget=MultipleFileInput(attrs={"accept": "image/*,video/*,.zip,.mkv,.avi"}),
+    )
+    folder = MultipleFileField(
+        required=False, label="…or a whole folder",
+        widget=MultipleFileInput(attrs={"webkitdirectory": True, "directory": True}),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        uploads = cleaned.get("files", []) + cleaned.get("folder", [])
+        if not uploads:
+            raise forms.ValidationError("Choose at least one file, archive or folder to search.")
+        limit_mb = settings.VREID_MAX_UPLOAD_MB
+        if sum(upload.size for upload in uploads) > limit_mb * 1024 * 1024:
+            raise forms.ValidationError(f"The upload is larger than {limit_mb} MB.")
+        cleaned["uploads"] = uploads
+        return cleaned

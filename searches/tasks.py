@@ -1,0 +1,47 @@
+"""RQ entry point: `searches.tasks.run_search_job(job_id)` on queue "default"."""
+import logging
+
+from django.utils import timezone
+from rq import get_current_job
+
+from engine import api
+from gallery.engine_cache import get_engine
+from gallery.index import job_gallery
+from searches.models import SearchJob
+from searches.runner import JobRunner
+from searches.staleness import fail_stale_jobs
+
+log = logging.getLogger(__name__)
+
+
+def run_search_job(job_id: int) -> str:
+    current = get_current_job()
+    rq_job_id = current.id if current else ""
+    fail_stale_jobs()
+    now = timezone.now()
+    # Claim the job; a paused/cancelled job or an outdated RQ job (re-queued since) is left alone.
+    claimed = SearchJob.objects.filter(
+        pk=job_id, status=SearchJob.Status.QUEUED, rq_job_id=rq_job_id
+    ).update(status=SearchJob.Status.RUNNING, heartbeat_at=now, error="")
+    if not claimed:
+        return "not claimed"
+    SearchJob.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=now)
+    job = SearchJob.objects.select_related("owner").get(pk=job_id)
+    try:
+        engine = get_engine(job.device)
+        gallery = job_gallery(job.owner, engine, list(job.vehicles.values_list("pk", flat=True)))
+        if len(gallery) == 0:
+            raise api.GalleryError("There are no registered vehicles to look for: register one first.")
+        JobRunner(job, rq_job_id, engine, gallery).run()
+    except api.EngineError as exc:
+        _fail(job_id, str(exc))
+    except Exception:
+        log.exception("search job %s failed", job_id)
+        _fail(job_id, "Internal error while running the search (see the worker log).")
+    return SearchJob.objects.values_list("status", flat=True).get(pk=job_id)
+
+
+def _fail(job_id: int, message: str) -> None:
+    SearchJob.objects.filter(pk=job_id, status=SearchJob.Status.RUNNING).update(
+        status=SearchJob.Status.FAILED, error=message, finished_at=timezone.now(), heartbeat_at=None, eta_s=None
+    )

@@ -1,0 +1,18 @@
+from django.urls import path
+
+from searches import views
+
+app_name = "searches"
+urlpatterns = [
+    path("", views.JobListView.as_view(), name="list"),
+    path("new/", views.JobCreateView.as_view(), name="create"),
+    path("<int:pk>/", views.JobDetailView.as_view(), name="detail"),
+    path("<int:pk>/progress/", views.JobProgressView.as_view(), name="progress"),
+    path("<int:pk>/rerun/", views.JobRerunView.as_view(), name="rerun"),
+    path("<int:pk>/<str:action>/", views.JobActionView.as_view(), name="action"),
+    path("<int:pk>/hits.csv", views.export_csv, name="export_csv"),
+    path("<int:pk>/hits.json", views.export_json, name="export_json"),
+    path("<int:job_pk>/hits/<int:pk>/", views.HitDetailView.as_view(), name="hit"),
+    path("files/<int:pk>/", views.search_file, name="file"),
+    path("hits/<int:pk>/thumbnail.jpg", views.hit_thumbnail, name="hit_thumbnail"),
+]

@@ -1,0 +1,235 @@
+"""Search job pages: create, watch (htmx polling), control, results, exports, media."""
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db import transaction
+from django.db.models import Count
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views import View
+from django.views.generic import DetailView, FormView, ListView
+
+from engine import api
+from gallery.engine_cache import get_engine
+from gallery.files import serve_fieldfile
+from gallery.views import OwnedMixin, _visible
+from searches import export
+from searches.forms import NewSearchForm, SearchSettingsForm
+from searches.models import Hit, SearchFile, SearchJob
+from searches.queueing import QueueUnavailable, enqueue
+from searches.staleness import fail_stale_jobs
+from searches.timeline import build_timeline
+from searches.uploads import JobFileAdder
+
+log = logging.getLogger(__name__)
+Status = SearchJob.Status
+
+
+def default_threshold():
+    try:
+        return get_engine().threshold
+    except (api.EngineError, OSError):
+        log.exception("engine unavailable")
+        return None
+
+
+def _enqueue(request, job) -> None:
+    try:
+        enqueue(job)
+    except QueueUnavailable:
+        messages.error(request, "The job queue could not be reached. Is Redis running?")
+
+
+class JobListView(OwnedMixin, ListView):
+    model = SearchJob
+    template_name = "searches/job_list.html"
+    paginate_by = 50
+
+    def get(self, request, *args, **kwargs):
+        fail_stale_jobs()
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return super().get_queryset().annotate(
+            file_count=Count("files", distinct=True), hit_count=Count("hits", distinct=True)
+        ).order_by("-created", "-pk")  # Meta.ordering does not apply to aggregate queries
+
+
+class JobSettingsMixin(LoginRequiredMixin):
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "user": self.request.user, "default_threshold": default_threshold()}
+
+
+class JobCreateView(JobSettingsMixin, FormView):
+    form_class = NewSearchForm
+    template_name = "searches/job_form.html"
+
+    def form_valid(self, form):
+        with transaction.atomic():
+            job = form.save(commit=False)
+            job.owner = self.request.user
+            job.save()
+            form.save_m2m()
+            adder = JobFileAdder(job)
+            for upload in form.cleaned_data["uploads"]:
+                adder.add_upload(upload)
+            if not job.name:
+                job.name = _default_name(job)
+                job.save(update_fields=["name"])
+        skipped = job.files.filter(status=SearchFile.Status.SKIPPED)
+        for row in skipped[:10]:
+            messages.warning(self.request, f"{row.original_name}: {row.error}")
+        _enqueue(self.request, job)
+        return redirect(job)
+
+
+def _default_name(job) -> str:
+    first = job.files.order_by("position").first()
+    count = job.files.count()
+    return first.original_name[:150] + (f" + {count - 1} more" if count > 1 else "") if first else f"Search {job.pk}"
+
+
+class JobDetailView(OwnedMixin, DetailView):
+    model = SearchJob
+    template_name = "searches/job_detail.html"
+
+    def get(self, request, *args, **kwargs):
+        fail_stale_jobs()
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), **progress_context(self.object)}
+
+
+def progress_context(job) -> dict:
+    hits = list(job.hits.select_related("vehicle", "file"))
+    return {
+        "job": job,
+        "files": job.files.all(),
+        "timeline": build_timeline(hits),
+        "hit_count": len(hits),
+        "vehicles_searched": job.vehicles.all(),
+    }
+
+
+class JobProgressView(OwnedMixin, DetailView):
+    """htmx fragment polled every second while the job is active; stops once it is finished."""
+
+    model = SearchJob
+    template_name = "searches/_progress.html"
+
+    def get(self, request, *args, **kwargs):
+        fail_stale_jobs()
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), **progress_context(self.object)}
+
+
+class JobActionView(LoginRequiredMixin, View):
+    """POST pause / resume / cancel."""
+
+    def post(self, request, pk, action):
+        job = get_object_or_404(SearchJob, pk=pk, owner=request.user)
+        handler = {"pause": self.pause, "resume": self.resume, "cancel": self.cancel}.get(action)
+        if handler is None:
+            return HttpResponse(status=404)
+        handler(request, job)
+        if request.headers.get("HX-Request"):
+            job.refresh_from_db()
+            return render(request, "searches/_progress.html", progress_context(job))
+        return redirect(job)
+
+    def pause(self, request, job):
+        changed = SearchJob.objects.filter(pk=job.pk, status__in=[Status.QUEUED, Status.RUNNING]).update(
+            status=Status.PAUSED, eta_s=None
+        )
+        if not changed:
+            messages.error(request, "Only a queued or running job can be paused.")
+
+    def resume(self, request, job):
+        if job.status not in (Status.PAUSED, Status.FAILED):
+            messages.error(request, "Only a paused or failed job can be resumed.")
+        elif job.heartbeat_at is not None:
+            messages.warning(request, "The worker is still stopping; try again in a moment.")
+        else:
+            _enqueue(request, job)
+
+    def cancel(self, request, job):
+        changed = SearchJob.objects.filter(pk=job.pk, status__in=[Status.QUEUED, Status.RUNNING, Status.PAUSED]).update(
+            status=Status.CANCELLED, eta_s=None, finished_at=timezone.now()
+        )
+        if not changed:
+            messages.error(request, "This job has already finished.")
+            return
+        if job.status != Status.RUNNING:  # no worker will see it: skip the remaining files here
+            job.files.filter(status__in=[SearchFile.Status.PENDING, SearchFile.Status.RUNNING]).update(
+                status=SearchFile.Status.SKIPPED, error="Cancelled"
+            )
+
+
+class JobRerunView(JobSettingsMixin, FormView):
+    """A new job over the same files with other settings."""
+
+    form_class = SearchSettingsForm
+    template_name = "searches/job_rerun.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        self.source = get_object_or_404(SearchJob, pk=kwargs["pk"], owner=request.user)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        if self.request.method == "GET":
+            kwargs["instance"] = self.source  # prefill; the form never saves onto it
+        return kwargs
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "source": self.source}
+
+    def form_valid(self, form):
+        with transaction.atomic():
+            job = form.save(commit=False)
+            job.pk = None
+            job.owner, job.rerun_of = self.request.user, self.source
+            job.name = job.name or f"Re-run of {self.source}"[:200]
+            job.save()
+            form.save_m2m()
+            JobFileAdder(job).copy_from(self.source)
+        _enqueue(self.request, job)
+        return redirect(job)
+
+
+class HitDetailView(OwnedMixin, DetailView):
+    model = Hit
+    owner_field = "job__owner"
+    template_name = "searches/hit_detail.html"
+
+    def get_queryset(self):
+        return super().get_queryset().filter(job_id=self.kwargs["job_pk"]).select_related("vehicle", "file", "job")
+
+
+def export_csv(request, pk):
+    job = get_object_or_404(SearchJob, pk=pk, owner=request.user)
+    response = HttpResponse(export.to_csv(job), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="vreid-job-{job.pk}-hits.csv"'
+    return response
+
+
+def export_json(request, pk):
+    job = get_object_or_404(SearchJob, pk=pk, owner=request.user)
+    response = JsonResponse(export.to_json(job), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="vreid-job-{job.pk}-hits.json"'
+    return response
+
+
+def search_file(request, pk):
+    row = get_object_or_404(SearchFile, pk=pk, **_visible(request.user, job__owner=request.user))
+    return serve_fieldfile(request, row.file)
+
+
+def hit_thumbnail(request, pk):
+    hit = get_object_or_404(Hit, pk=pk, **_visible(request.user, job__owner=request.user))
+    return serve_fieldfile(request, hit.thumbnail)

@@ -1,0 +1,125 @@
+"""Web test fixtures: real Redis (a separate db, flushed), real database, real engine models."""
+import shutil
+from pathlib import Path
+
+import cv2
+import django_rq
+import pytest
+from django.conf import settings
+from rq import SimpleWorker
+
+from gallery.models import Vehicle, VehiclePhoto
+from tests.media import FIXTURES, bikes_mp4
+
+REGISTER_FRAME = 160  # bikes.mp4: a car passes the street scene around frames 135-185
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _media_root_cleanup():
+    yield
+    shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
+
+
+@pytest.fixture
+def queue():
+    """The real "default" RQ queue on the test Redis database, emptied before and after."""
+    q = django_rq.get_queue("default")
+    q.connection.flushdb()
+    yield q
+    q.connection.flushdb()
+
+
+@pytest.fixture
+def run_worker(queue):
+    """Run the queued jobs to completion in this process (burst mode, no fork)."""
+    def run():
+        worker = SimpleWorker([queue], connection=queue.connection)
+        worker.work(burst=True)
+        return worker
+    return run
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user("alice", password="alice-pass-123")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user("bob", password="bob-pass-123")
+
+
+@pytest.fixture
+def alice(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture(scope="session")
+def bikes():
+    return bikes_mp4()
+
+
+@pytest.fixture(scope="session")
+def car_frame_jpg(bikes, tmp_path_factory) -> Path:
+    """One frame of bikes.mp4 with a car in it, as a JPEG photo to register the car from."""
+    capture = cv2.VideoCapture(str(bikes))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, REGISTER_FRAME)
+    ok, frame = capture.read()
+    capture.release()
+    assert ok, "could not read the registration frame from bikes.mp4"
+    path = tmp_path_factory.mktemp("photos") / "street_car.jpg"
+    cv2.imwrite(str(path), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    return path
+
+
+@pytest.fixture
+def fixture_photo():
+    return FIXTURES / "red_car.jpg"
+
+
+def make_vehicle(owner, label="Test car", dim=8) -> Vehicle:
+    """A vehicle row without running the engine (for tests of pages, isolation, exports)."""
+    import numpy as np
+    from django.core.files.base import ContentFile
+
+    vehicle = Vehicle.objects.create(owner=owner, label=label)
+    photo = VehiclePhoto(vehicle=vehicle, box=[0, 0, 10, 10])
+    vector = np.ones(dim, dtype=np.float32) / np.sqrt(dim)
+    photo.set_vector(vector, "test-embedder")
+    jpeg = cv2.imencode(".jpg", np.zeros((10, 10, 3), np.uint8))[1].tobytes()
+    photo.image.save("photo.jpg", ContentFile(jpeg), save=False)
+    photo.crop.save("crop.jpg", ContentFile(jpeg), save=False)
+    photo.save()
+    return vehicle
+
+
+def pick_index(pending, min_center_x=400) -> int:
+    """Index of the parked car on the right of the street frame (seen in frames ~135-185)."""
+    for index, det in enumerate(pending.detections):
+        x1, _, x2, _ = det["box"]
+        if (x1 + x2) / 2 > min_center_x:
+            return index
+    raise AssertionError(f"no car on the right among {pending.detections}")
+
+
+def register_via_views(client, photo_path, label="Silver car", index_of=pick_index):
+    """Upload a photo and save one detected box through the registration pages."""
+    from django.urls import reverse
+
+    from gallery.models import PendingPhoto
+
+    with open(photo_path, "rb") as fh:
+        response = client.post(reverse("gallery:upload"), {"photo": fh})
+    assert response.status_code == 302, response.content[:2000]
+    pending = PendingPhoto.objects.latest("pk")
+    x1, y1, x2, y2 = pending.detections[index_of(pending)]["box"]
+    response = client.post(reverse("gallery:pick", args=[pending.pk]),
+                           {"x1": x1, "y1": y1, "x2": x2, "y2": y2, "label": label})
+    assert response.status_code == 302, response.content[:2000]
+    return Vehicle.objects.get(label=label)
+
+
+@pytest.fixture
+def street_car(alice, car_frame_jpg):
+    return register_via_views(alice, car_frame_jpg)

@@ -1,0 +1,77 @@
+"""Each user sees only their own vehicles, jobs and media; others' URLs answer 404."""
+import pytest
+from django.urls import reverse
+
+from searches.models import Hit, SearchFile, SearchJob
+from tests.web.conftest import make_vehicle
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def bobs_things(other_user):
+    from django.core.files.base import ContentFile
+
+    vehicle = make_vehicle(other_user, "Bob's van")
+    job = SearchJob.objects.create(owner=other_user, name="bob job", status=SearchJob.Status.DONE)
+    search_file = SearchFile(job=job, original_name="clip.mp4", kind="video", status="done")
+    search_file.file.save("clip.mp4", ContentFile(b"not really a video"), save=False)
+    search_file.save()
+    hit = Hit(job=job, file=search_file, vehicle=vehicle, distance=0.1, box=[1, 2, 3, 4], start_s=1, end_s=2)
+    hit.thumbnail.save("t.jpg", ContentFile(b"jpeg"), save=False)
+    hit.save()
+    return vehicle, job, search_file, hit
+
+
+def test_login_required_everywhere(client):
+    for url in [reverse("gallery:list"), reverse("gallery:upload"), reverse("searches:list"),
+                reverse("searches:create"), "/admin/rq/"]:
+        response = client.get(url)
+        assert response.status_code == 302 and "login" in response["Location"], url
+    assert client.get(reverse("login")).status_code == 200
+
+
+def test_other_users_objects_and_media_answer_404(alice, bobs_things):
+    vehicle, job, search_file, hit = bobs_things
+    photo = vehicle.photos.first()
+    urls = [
+        reverse("gallery:vehicle", args=[vehicle.pk]),
+        reverse("gallery:vehicle_edit", args=[vehicle.pk]),
+        reverse("gallery:vehicle_delete", args=[vehicle.pk]),
+        reverse("gallery:photo_file", args=[photo.pk, "image"]),
+        reverse("gallery:photo_file", args=[photo.pk, "crop"]),
+        reverse("searches:detail", args=[job.pk]),
+        reverse("searches:progress", args=[job.pk]),
+        reverse("searches:rerun", args=[job.pk]),
+        reverse("searches:export_csv", args=[job.pk]),
+        reverse("searches:export_json", args=[job.pk]),
+        reverse("searches:hit", args=[job.pk, hit.pk]),
+        reverse("searches:file", args=[search_file.pk]),
+        reverse("searches:hit_thumbnail", args=[hit.pk]),
+    ]
+    for url in urls:
+        assert alice.get(url).status_code == 404, url
+    assert alice.post(reverse("gallery:vehicle_delete", args=[vehicle.pk])).status_code == 404
+    assert alice.post(reverse("searches:action", args=[job.pk, "cancel"])).status_code == 404
+    assert vehicle.__class__.objects.filter(pk=vehicle.pk).exists()
+    # Lists show only one's own things.
+    assert "Bob&#x27;s van" not in alice.get(reverse("gallery:list")).content.decode()
+    assert "bob job" not in alice.get(reverse("searches:list")).content.decode()
+
+
+def test_owner_gets_media_with_range_support(client, other_user, bobs_things):
+    _, _, search_file, _ = bobs_things
+    client.force_login(other_user)
+    url = reverse("searches:file", args=[search_file.pk])
+    full = client.get(url)
+    assert full.status_code == 200 and full["Content-Type"] == "video/mp4"
+    assert b"".join(full.streaming_content) == b"not really a video"
+    part = client.get(url, HTTP_RANGE="bytes=4-9")
+    assert part.status_code == 206 and part["Content-Range"] == "bytes 4-9/18"
+    assert b"".join(part.streaming_content) == b"really"
+    assert client.get(url, HTTP_RANGE="bytes=100-").status_code == 416
+
+
+def test_no_public_media_url(alice, bobs_things):
+    _, _, search_file, _ = bobs_things
+    assert alice.get("/media/" + search_file.file.name).status_code == 404

@@ -1,0 +1,116 @@
+"""Registering vehicles from real photos with the real detector and embedder."""
+import numpy as np
+import pytest
+from django.core.files.storage import default_storage
+from django.urls import reverse
+
+from gallery.engine_cache import get_engine
+from gallery.index import job_gallery, user_gallery
+from gallery.models import PendingPhoto, Vehicle, VehiclePhoto
+from tests.media import FIXTURES
+from tests.web.conftest import register_via_views
+
+pytestmark = pytest.mark.django_db
+
+
+def test_register_from_a_photo_then_add_a_second_view(alice, user, car_frame_jpg):
+    with open(car_frame_jpg, "rb") as fh:
+        response = alice.post(reverse("gallery:upload"), {"photo": fh})
+    pending = PendingPhoto.objects.get(owner=user)
+    assert response.status_code == 302 and response["Location"] == reverse("gallery:pick", args=[pending.pk])
+    assert (pending.width, pending.height) == (640, 272)
+    assert any(d["label"] == "car" for d in pending.detections)
+
+    page = alice.get(response["Location"]).content.decode()
+    assert page.count('class="det-box"') == len(pending.detections)
+    fragment = alice.get(reverse("gallery:pick_box", args=[pending.pk, 0]) + "?label=Mine").content.decode()
+    assert 'name="x1"' in fragment and 'value="Mine"' in fragment
+
+    x1, y1, x2, y2 = pending.detections[0]["box"]
+    response = alice.post(reverse("gallery:pick", args=[pending.pk]),
+                          {"x1": x1, "y1": y1, "x2": x2, "y2": y2, "label": "Street car"})
+    vehicle = Vehicle.objects.get(owner=user, label="Street car")
+    assert response["Location"] == vehicle.get_absolute_url()
+    photo = vehicle.photos.get()
+    engine = get_engine()
+    assert photo.dim == engine.embedder.dim and photo.vector.shape == (engine.embedder.dim,)
+    assert abs(np.linalg.norm(photo.vector) - 1.0) < 1e-3
+    assert default_storage.exists(photo.crop.name) and default_storage.exists(photo.image.name)
+    assert not PendingPhoto.objects.exists()
+    assert alice.get(reverse("gallery:photo_file", args=[photo.pk, "crop"]))["Content-Type"] == "image/jpeg"
+
+    # A second view of the same vehicle.
+    with open(FIXTURES / "red_car.jpg", "rb") as fh:
+        response = alice.post(reverse("gallery:upload"), {"photo": fh, "vehicle": vehicle.pk})
+    pending = PendingPhoto.objects.get(owner=user)
+    assert pending.vehicle == vehicle
+    response = alice.post(reverse("gallery:pick", args=[pending.pk]),
+                          {"x1": 0, "y1": 0, "x2": pending.width, "y2": pending.height})
+    assert response.status_code == 302 and vehicle.photos.count() == 2
+
+    gallery_page = alice.get(reverse("gallery:list")).content.decode()
+    assert "Street car" in gallery_page and "2 photos" in gallery_page
+
+
+def test_photo_without_vehicles_offers_whole_image_and_drawn_box(alice, user):
+    with open(FIXTURES / "fruits.jpg", "rb") as fh:
+        response = alice.post(reverse("gallery:upload"), {"photo": fh}, follow=True)
+    pending = PendingPhoto.objects.get(owner=user)
+    page = response.content.decode()
+    if not pending.detections:
+        assert "No vehicle was found" in page
+    assert "Use the whole image" in page
+    whole = alice.get(reverse("gallery:pick_box", args=[pending.pk, len(pending.detections)])).content.decode()
+    assert f'value="{pending.width}"' in whole  # x2 = image width
+    # A box drawn by hand.
+    response = alice.post(reverse("gallery:pick", args=[pending.pk]),
+                          {"x1": 10, "y1": 10, "x2": 200, "y2": 150, "label": "Drawn"})
+    assert response.status_code == 302
+    assert VehiclePhoto.objects.get(vehicle__label="Drawn").box == [10.0, 10.0, 200.0, 150.0]
+
+
+def test_bad_uploads_show_messages_not_tracebacks(alice, user, tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not an image at all")
+    with open(bad, "rb") as fh:
+        response = alice.post(reverse("gallery:upload"), {"photo": fh})
+    assert response.status_code == 200 and "broken.jpg" in response.content.decode()
+    assert not PendingPhoto.objects.exists()
+
+    with open(FIXTURES / "red_car.jpg", "rb") as fh:
+        alice.post(reverse("gallery:upload"), {"photo": fh})
+    pending = PendingPhoto.objects.get(owner=user)
+    response = alice.post(reverse("gallery:pick", args=[pending.pk]),
+                          {"x1": 5, "y1": 5, "x2": 6, "y2": 6, "label": "Tiny"})
+    assert response.status_code == 400 and "too small" in response.content.decode()
+    response = alice.post(reverse("gallery:pick", args=[pending.pk]), {"label": "No box"})
+    assert response.status_code == 400 and not Vehicle.objects.exists()
+
+
+def test_delete_removes_the_vector_from_the_gallery_index(alice, user):
+    first = register_via_views(alice, FIXTURES / "red_car.jpg", "Red", index_of=lambda p: 0)
+    second = register_via_views(alice, FIXTURES / "car_rear.jpg", "Rear", index_of=lambda p: 0)
+    engine = get_engine()
+    assert len(user_gallery(user, engine)) == 2
+    assert len(job_gallery(user, engine, [first.pk])) == 1
+    crop_name = second.photos.get().crop.name
+
+    response = alice.post(reverse("gallery:vehicle_delete", args=[second.pk]))
+    assert response.status_code == 302
+    assert not default_storage.exists(crop_name)
+    gallery = user_gallery(user, engine)
+    assert len(gallery) == 1
+    hits = gallery.search(first.photos.get().vector[None, :], 5)[0]
+    assert [vehicle_id for vehicle_id, _ in hits] == [first.pk]
+    _, index_files = default_storage.listdir(f"indexes/user_{user.pk}")
+    assert len(index_files) == 1  # the stale index file was replaced
+
+
+def test_label_edit(alice, user):
+    from tests.web.conftest import make_vehicle
+
+    vehicle = make_vehicle(user, "Old")
+    response = alice.post(reverse("gallery:vehicle_edit", args=[vehicle.pk]), {"label": "New"})
+    assert response.status_code == 302
+    vehicle.refresh_from_db()
+    assert vehicle.label == "New"

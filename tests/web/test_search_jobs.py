@@ -1,0 +1,170 @@
+"""Search jobs on a real RQ worker over bikes.mp4 with a car registered from one of its frames."""
+import io
+import zipfile
+
+import pytest
+from django.db.models.signals import post_save
+from django.urls import reverse
+
+from searches.models import Hit, SearchFile, SearchJob
+from tests.media import FIXTURES
+
+pytestmark = pytest.mark.django_db
+STRIDE = 5  # 50 of the clip's 250 frames: fast, and the car is seen for ~50 frames
+
+
+def start_job(client, paths, **settings):
+    data = {"device": "cpu", "frame_stride": STRIDE, "tracking": "on", "proposals": "detector", **settings}
+    handles = [open(p, "rb") if not hasattr(p, "read") else p for p in paths]
+    try:
+        response = client.post(reverse("searches:create"), {**data, "files": handles})
+    finally:
+        for fh in handles:
+            fh.close()
+    assert response.status_code == 302, response.content[:3000]
+    return SearchJob.objects.latest("pk")
+
+
+def test_video_search_finds_the_registered_car(alice, street_car, bikes, queue, run_worker):
+    job = start_job(alice, [bikes])
+    assert job.status == SearchJob.Status.QUEUED and queue.count == 1
+    assert "every 1s" in alice.get(reverse("searches:progress", args=[job.pk])).content.decode()
+
+    run_worker()
+    job.refresh_from_db()
+    assert job.status == SearchJob.Status.DONE, job.error
+    assert job.progress == 1.0 and job.heartbeat_at is None
+    search_file = job.files.get()
+    assert search_file.status == "done" and search_file.frames_total == 250 and search_file.duration_s == 10.0
+    hits = list(job.hits.order_by("start_s"))
+    assert hits and all(h.vehicle == street_car for h in hits)
+    best = min(hits, key=lambda h: h.distance)
+    # The car is on screen in frames ~135-185 (5.4-7.4 s); the registration frame is 160 (6.4 s).
+    assert 4.8 <= best.start_s <= 6.4 <= best.end_s <= 8.0, [(h.start_s, h.end_s) for h in hits]
+    assert all(4.5 <= h.start_s and h.end_s <= 8.5 for h in hits)
+    assert best.distance < 0.15 and best.thumbnail
+    assert alice.get(reverse("searches:hit_thumbnail", args=[best.pk]))["Content-Type"] == "image/jpeg"
+
+    fragment = alice.get(reverse("searches:progress", args=[job.pk])).content.decode()
+    assert "every 1s" not in fragment  # polling stops once finished
+    assert 'class="bar"' in fragment and "Silver car" in fragment
+    hit_page = alice.get(best.get_absolute_url()).content.decode()
+    assert f"#t={best.start_s:.2f}" in hit_page and "<video" in hit_page
+    assert alice.get(reverse("gallery:list")).content.decode().count(f"{len(hits)} hit") == 1
+
+
+def test_bad_files_fail_alone_and_zips_are_unpacked(alice, street_car, queue, run_worker, tmp_path):
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x01garbage" * 500)
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    archive = tmp_path / "photos.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(FIXTURES / "red_car.jpg", "cam1/red_car.jpg")
+        zf.writestr("inner.zip", b"PK")
+    job = start_job(alice, [corrupt, empty, notes, FIXTURES / "street_wagon.jpg", archive])
+    run_worker()
+    job.refresh_from_db()
+    assert job.status == SearchJob.Status.DONE
+    files = {f.original_name: f for f in job.files.all()}
+    assert set(files) == {"corrupt.mp4", "empty.jpg", "notes.txt", "street_wagon.jpg",
+                          "photos.zip/cam1/red_car.jpg", "photos.zip/inner.zip"}
+    assert files["corrupt.mp4"].status == "failed" and "corrupt.mp4" in files["corrupt.mp4"].error
+    assert files["empty.jpg"].status == "failed" and files["empty.jpg"].error
+    assert files["notes.txt"].status == "skipped"
+    assert files["photos.zip/inner.zip"].status == "skipped"
+    assert files["street_wagon.jpg"].status == "done"
+    assert files["photos.zip/cam1/red_car.jpg"].status == "done"
+    assert "2 of 4 files could not be read" in job.error
+    page = alice.get(job.get_absolute_url()).content.decode()
+    assert "corrupt.mp4" in page and "Traceback" not in page
+
+
+def test_unsafe_zip_is_refused_with_a_message(alice, street_car, queue, tmp_path):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("../../etc/cron.d/x.jpg", b"x")
+    job = start_job(alice, [archive])
+    row = job.files.get()
+    assert row.status == "skipped" and "unsafe path" in row.error and not row.file
+
+
+def set_status_when_running(status):
+    """Acts like the user pressing Pause/Cancel once the worker has reported progress."""
+    def receiver(sender, instance, update_fields=None, **kwargs):
+        if update_fields and "frames_done" in update_fields and instance.frames_done > 0:
+            SearchJob.objects.filter(pk=instance.job_id, status="running").update(status=status)
+    post_save.connect(receiver, sender=SearchFile, weak=False)
+    return receiver
+
+
+def test_pause_then_resume_continues_from_the_resume_frame(alice, street_car, bikes, queue, run_worker):
+    job = start_job(alice, [bikes])
+    receiver = set_status_when_running(SearchJob.Status.PAUSED)
+    try:
+        run_worker()
+    finally:
+        post_save.disconnect(receiver, sender=SearchFile)
+    job.refresh_from_db()
+    search_file = job.files.get()
+    assert job.status == "paused" and job.heartbeat_at is None
+    assert search_file.status == "pending" and 0 < search_file.resume_frame < 250
+    paused_at = search_file.resume_frame
+
+    response = alice.post(reverse("searches:action", args=[job.pk, "resume"]))
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert job.status == "queued"
+    run_worker()
+    job.refresh_from_db()
+    search_file.refresh_from_db()
+    assert job.status == "done", job.error
+    assert search_file.status == "done" and search_file.resume_frame == paused_at
+    assert job.hits.filter(vehicle=street_car).exists()
+
+
+def test_cancel_while_running(alice, street_car, bikes, queue, run_worker):
+    job = start_job(alice, [bikes, FIXTURES / "red_car.jpg"])
+    receiver = set_status_when_running(SearchJob.Status.CANCELLED)
+    try:
+        run_worker()
+    finally:
+        post_save.disconnect(receiver, sender=SearchFile)
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+    assert list(job.files.values_list("status", flat=True)) == ["skipped", "skipped"]
+    assert alice.post(reverse("searches:action", args=[job.pk, "resume"])).status_code == 302
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+
+
+def test_pause_before_start_and_rerun_with_other_settings(alice, street_car, queue, run_worker):
+    job = start_job(alice, [FIXTURES / "red_car.jpg"])
+    alice.post(reverse("searches:action", args=[job.pk, "pause"]))
+    run_worker()  # the queued RQ job finds the search paused and leaves it alone
+    job.refresh_from_db()
+    assert job.status == "paused" and job.files.get().status == "pending"
+
+    response = alice.post(reverse("searches:rerun", args=[job.pk]), {
+        "device": "cpu", "frame_stride": 3, "threshold": "0.5", "proposals": "detector",
+        "vehicles": [street_car.pk],
+    })
+    rerun = SearchJob.objects.latest("pk")
+    assert response["Location"] == rerun.get_absolute_url()
+    assert rerun.rerun_of == job and rerun.threshold == 0.5 and not rerun.tracking
+    assert list(rerun.vehicles.all()) == [street_car]
+    assert rerun.files.get().file.name == job.files.get().file.name
+    run_worker()
+    rerun.refresh_from_db()
+    assert rerun.status == "done" and rerun.files.get().status == "done"
+    job.refresh_from_db()
+    assert job.status == "paused"  # the original is untouched
+
+
+def test_job_without_vehicles_fails_with_a_reason(alice, queue, run_worker):
+    job = start_job(alice, [FIXTURES / "red_car.jpg"])
+    run_worker()
+    job.refresh_from_db()
+    assert job.status == "failed" and "register one first" in job.error

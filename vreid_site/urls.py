@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+from django_ratelimit.decorators import ratelimit
+
+login_view = ratelimit(key="ip", rate="20/m", method="POST", block=True)(
+    auth_views.LoginView.as_view()
+)
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="gallery:list", permanent=False)),
+    path("accounts/login/", login_view, name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("gallery/", include("gallery.urls")),
+    path("searches/", include("searches.urls")),
+    path("admin/rq/", include("django_rq.urls")),
+    path("admin/", admin.site.urls),
+]
