@@ -15,7 +15,7 @@ set +e
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
-  log "pytest collected no tests"
-  rc=0
+  log "pytest collected no tests: that is a failure, not a pass"
+  rc=1
 fi
 exit "$rc"
