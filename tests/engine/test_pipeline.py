@@ -81,3 +81,20 @@ def test_image_without_vehicle_has_no_detections_and_no_hits(engine, street_gall
     sky = np.full((240, 320, 3), (235, 206, 135), np.uint8)  # plain blue-ish sky
     result = engine.search_image(sky, street_gallery)
     assert result.detections == [] and result.hits == []
+
+
+def test_a_track_keeps_its_id_across_frames_of_a_real_clip(engine, bikes_frames):
+    """The parked car on the right (x ~ 520-600) is detected in most street frames: one id."""
+    from engine.tracker import ByteTracker
+
+    tracker = ByteTracker()
+    ids_at_right = []
+    for index in range(140, 181):
+        detections = engine.detect(bikes_frames[index])
+        for track in tracker.update(detections):
+            x1, _, x2, _ = track.box
+            if 480 < (x1 + x2) / 2 < 640:
+                ids_at_right.append(track.track_id)
+    assert len(ids_at_right) >= 30, "the parked car should be tracked in most of 41 frames"
+    most = max(set(ids_at_right), key=ids_at_right.count)
+    assert ids_at_right.count(most) / len(ids_at_right) >= 0.9
