@@ -27,6 +27,7 @@ VEHICLE_CLASSES = ("car", "bus", "truck", "motorcycle")
 PROPOSAL_MODES = ("detector", "motion", "both")
 STOP_CHECK_S = 0.25  # how often the caller's stop check runs: cancel lands well within 1 s
 PROGRESS_S = 0.25
+TRACK_LOW_SCORE = 0.15  # ByteTrack's second stage: weak boxes only extend existing tracks
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,10 @@ class Engine:
         self.config = config or EngineConfig()
         det_spec = resolve_detector(self.config.detector, **self.config.detector_options)
         emb_spec = resolve_embedder(self.config.embedder, **self.config.embedder_options)
+        # The detector keeps weak boxes too; only the tracker may use those (see detect()).
         self.detector = load_detector(
             det_spec, device=self.config.device, classes=self.config.classes,
-            min_score=self.config.min_score,
+            min_score=min(self.config.min_score, TRACK_LOW_SCORE),
         )
         self.embedder = Embedder(emb_spec, device=self.config.device)
 
@@ -75,6 +77,11 @@ class Engine:
 
     # -- building blocks -------------------------------------------------------------
     def detect(self, image: np.ndarray) -> list[Detection]:
+        """Vehicles scoring at least `config.min_score`."""
+        return [d for d in self.detector.detect(image) if d.score >= self.config.min_score]
+
+    def detect_for_tracking(self, image: np.ndarray) -> list[Detection]:
+        """Also the weak boxes (occluded, blurred) that ByteTrack uses to keep tracks alive."""
         return self.detector.detect(image)
 
     def embed_box(self, image: np.ndarray, box: Box) -> np.ndarray:
@@ -128,7 +135,9 @@ class _VideoRun:
         self.on_interval = on_interval or (lambda i: None)
         self.should_stop = should_stop or (lambda: None)
         self.merger = IntervalMerger(options.merge_gap_s)
-        self.tracker = ByteTracker() if options.tracking else None
+        self.tracker = ByteTracker(
+            high_thresh=engine.config.min_score, low_thresh=TRACK_LOW_SCORE
+        ) if options.tracking else None
         self.book = TrackBook(options.max_embeds_per_track)
         self.motion = MotionProposer() if options.proposals != "detector" else None
         self.intervals: list[Interval] = []
@@ -155,7 +164,7 @@ class _VideoRun:
             self.stats.frames_read = index + 1 - self.opt.start_frame
             if now - last_progress >= PROGRESS_S:
                 last_progress = now
-                self._report(index + 1, total, now - started)
+                self._report(index + 1, total, now - started, resume=self._resume_point(index + self.opt.frame_stride))
         if self.stats.frames_processed == 0 and self.opt.start_frame == 0:
             raise EngineError(f"{getattr(path, 'name', path)}: video has no decodable frames")
         self._finish()
@@ -167,7 +176,7 @@ class _VideoRun:
     def _process(self, index: int, time_s: float, frame: np.ndarray) -> None:
         detections = self._propose(frame)
         self.stats.frames_processed += 1
-        self.stats.detections += len(detections)
+        self.stats.detections += sum(d.score >= self.engine.config.min_score for d in detections)
         if self.tracker is None:
             self._match_each_detection(index, time_s, frame, detections)
         else:
@@ -180,7 +189,8 @@ class _VideoRun:
     def _propose(self, frame: np.ndarray) -> list[Detection]:
         if self.opt.proposals == "motion":
             return self.motion.propose(frame)
-        detections = self.engine.detect(frame)
+        detect = self.engine.detect_for_tracking if self.tracker else self.engine.detect
+        detections = detect(frame)
         if self.opt.proposals == "both":
             detections = merge_proposals(detections, self.motion.propose(frame))
         return detections
@@ -209,7 +219,7 @@ class _VideoRun:
         self.stats.tracks += len(finished)
         offset = 0
         for record in finished:
-            n = len(record.candidates)
+            n = len(record.chosen())
             match = record.match(vectors[offset:offset + n], self.gallery, self.threshold, self.opt.top_k)
             offset += n
             if match:
@@ -226,9 +236,14 @@ class _VideoRun:
             self.intervals.append(interval)
             self.on_interval(interval)
 
-    def _report(self, frames_done: int, total: Optional[int], elapsed: float, done=False) -> None:
+    def _resume_point(self, next_index: int) -> int:
+        """The frame to restart from after a crash: the start of anything not yet reported."""
+        return min(self.book.oldest_frame(next_index), self.merger.oldest_open_frame(next_index), next_index)
+
+    def _report(self, frames_done: int, total: Optional[int], elapsed: float, done=False,
+                resume: Optional[int] = None) -> None:
         done_here = max(frames_done - self.opt.start_frame, 0)
         speed = done_here / elapsed if elapsed > 0 else 0.0
         fraction = 1.0 if done else (min(frames_done / total, 1.0) if total else 0.0)
         eta = (total - frames_done) / speed if total and speed > 0 and not done else (0.0 if done else None)
-        self.on_progress(Progress(fraction, frames_done, total, speed, eta))
+        self.on_progress(Progress(fraction, frames_done, total, speed, eta, resume))

@@ -12,6 +12,8 @@ from engine.intervals import TrackMatch
 from engine.quality import crop_quality
 from engine.types import Box
 
+SIGHTINGS_PER_EMBED = 10  # one more embedded crop per this many sightings, up to the cap
+
 
 @dataclass
 class Candidate:
@@ -30,6 +32,7 @@ class TrackRecord:
     first_s: float
     last_frame: int = 0
     last_s: float = 0.0
+    sightings: int = 0
     candidates: list[Candidate] = field(default_factory=list)
 
     def offer(self, candidate: Candidate, keep: int) -> None:
@@ -42,15 +45,20 @@ class TrackRecord:
                 return
             self.candidates[worst] = candidate
 
+    def chosen(self) -> list[Candidate]:
+        """The crops to embed: a short track shows few distinct views, so it gets fewer."""
+        wanted = 1 + self.sightings // SIGHTINGS_PER_EMBED
+        return sorted(self.candidates, key=lambda c: -c.quality)[:wanted]
+
     def crops(self) -> list[np.ndarray]:
-        return [c.pixels for c in self.candidates]
+        return [c.pixels for c in self.chosen()]
 
     def match(self, vectors: np.ndarray, gallery, threshold: float, k: int) -> Optional[TrackMatch]:
         """The gallery id closest to any of this track's crops, if under threshold."""
         if len(gallery) == 0 or len(vectors) == 0:
             return None
         best: Optional[tuple[float, int, Candidate]] = None
-        for candidate, found in zip(self.candidates, gallery.search(vectors, k=k)):
+        for candidate, found in zip(self.chosen(), gallery.search(vectors, k=k)):
             if found and (best is None or found[0][1] < best[0]):
                 best = (found[0][1], found[0][0], candidate)
         if best is None or best[0] > threshold:
@@ -79,6 +87,7 @@ class TrackBook:
             if record is None:
                 record = self.records[track.track_id] = TrackRecord(track.track_id, index, time_s)
             record.last_frame, record.last_s = index, time_s
+            record.sightings += 1
             pixels = crop(frame, box)
             quality = crop_quality(frame.shape, box, pixels)
             if len(record.candidates) < self.max_embeds or quality > min(
@@ -94,6 +103,9 @@ class TrackBook:
 
     def oldest_start(self, default: float) -> float:
         return min((r.first_s for r in self.records.values()), default=default)
+
+    def oldest_frame(self, default: int) -> int:
+        return min((r.first_frame for r in self.records.values()), default=default)
 
     def flush(self) -> list[TrackRecord]:
         records = list(self.records.values())
