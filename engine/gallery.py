@@ -6,11 +6,22 @@ directly as the Faiss label, so `remove(id)` drops all of them and a search repo
 with its smallest distance.
 
 Index choice ("auto"): exact search (IndexIDMap over IndexFlatIP) below AUTO_APPROX_MIN vectors,
-IVF-Flat above. IVF supports remove_ids (HNSW does not) and trains in ~3 minutes at
-1M x 1280-d on 2 cores (HNSW32 took 67 s for 100k, so ~15+ min for 1M, and rebuilds on every
-remove). Measured (benchmarks/bench_gallery.py, 1280-d clustered data, 2 cores): 100k IVF
-nprobe 16 p50 2.5 ms, recall@10 0.89; 1M IVF nprobe 32 p50 19 ms, recall@10 0.81 -- the
-1M target (p50 < 5 ms, recall@10 >= 0.95) is NOT met yet; see the benchmark's notes.
+else an inverted file ("ivf"): IndexIVFScalarQuantizer with fp16 codes, inner-product metric,
+over an HNSW32 coarse quantizer -- "IVF{nlist}_HNSW32,SQfp16" -- with nlist ~ 4 sqrt(n):
+
+* The coarse step: a flat quantizer reads all nlist centroids x dim floats per query (4096 x 1280
+  = 21 MB, ~3 ms); the HNSW graph over the centroids finds the nprobe nearest in ~0.2 ms.
+* The fine step is memory-bound: a list scan costs ~0.45 us per float32 1280-d vector, ~0.28 us
+  per fp16 one. fp16 halves memory (2.5 GB per 1M x 1280-d) and its rounding (~1e-3 relative)
+  leaves recall where IVF-Flat has it, so no exact re-rank is needed; SQ8 was no faster here,
+  lost ~0.5 % recall@10 and needs per-dimension ranges that later additions may exceed.
+* Removal stays native (IndexIVF.remove_ids); the HNSW graph only indexes the centroids, which
+  never change between retrainings.
+* Training: 2-level spherical k-means (sqrt(nlist) coarse clusters, then each split) on a
+  39-per-list sample, seconds instead of minutes for 4096 lists at 1280-d.
+
+Single queries run on one thread (Faiss parallelises IVF over queries). Measured numbers:
+benchmarks/RESULTS_gallery.md.
 """
 from __future__ import annotations
 
@@ -26,8 +37,10 @@ import numpy as np
 
 from engine.errors import GalleryError
 
-AUTO_APPROX_MIN = 100_000  # below this, exact search of a single query takes < ~30 ms
+AUTO_APPROX_MIN = 50_000  # below this, exact search of a single query takes < ~15 ms (1280-d)
 RETRAIN_GROWTH = 4  # retrain an IVF index once it holds this many times its training size
+TWO_LEVEL_MIN_NLIST = 1024  # below this, plain k-means trains fast enough
+HNSW_M = 32  # links per node of the coarse quantizer's graph
 INDEX_FILE = "gallery.faiss"
 KINDS = ("auto", "flat", "ivf")
 _FORMAT = 1
@@ -50,13 +63,15 @@ def set_threads(n: Optional[int] = None) -> None:
 def ivf_params(n: int) -> tuple[int, int]:
     """(nlist, nprobe) for an IVF index over n vectors.
 
-    nlist ~ 2 sqrt(n) (a power of two, at least 39 training points per list, as Faiss wants);
-    nprobe scans ~1/64 of the lists (at least 16): a 1M-vector query scans ~16k vectors.
-    Recall/latency trade-off measured in benchmarks/bench_gallery.py; tune `Gallery.nprobe`.
+    nlist ~ 4 sqrt(n) (a power of two, at least 39 training points per list, as Faiss wants):
+    1M vectors -> 4096 lists of ~244. nprobe scans 1/64 of the lists (at least 32): a 1M-vector
+    query scans ~16k vectors (p50 ~2.8 ms at 1280-d fp16 on 2 cores). Half that already reaches
+    recall@10 0.98 on the benchmark's clustered data, but data with less cluster structure
+    needed 32 lists at 100k for 0.94 (benchmarks/RESULTS_gallery.md); tune `Gallery.nprobe`.
     """
-    nlist = 2 ** round(math.log2(max(2.0 * math.sqrt(max(n, 1)), 1.0)))
+    nlist = 2 ** round(math.log2(max(4.0 * math.sqrt(max(n, 1)), 1.0)))
     nlist = max(1, min(nlist, n // 39))
-    nprobe = min(nlist, max(16, nlist // 64))
+    nprobe = min(nlist, max(32, nlist // 64))
     return nlist, nprobe
 
 
@@ -89,6 +104,7 @@ class Gallery:
         self.labels: dict[int, str] = dict(labels or {})  # gallery id -> display name
         self.path: Optional[Path] = None  # where it was loaded from / saved to, for messages
         self._counts: Counter = Counter()  # gallery id -> number of vectors
+        self._most: Optional[int] = 0  # max(self._counts.values()); None: recompute when needed
         self._index = self._new_flat()
         self._trained_for = 0  # vectors an IVF index was trained on; 0 for a flat index
 
@@ -106,6 +122,8 @@ class Gallery:
         if len(labels) != len(x):
             raise GalleryError(f"{self._name()}: {len(labels)} ids for {len(x)} vectors")
         self._counts.update(labels.tolist())
+        if self._most is not None and len(labels):
+            self._most = max(self._most, max(self._counts[i] for i in set(labels.tolist())))
         if not self._wants_ivf(len(self) + len(x)):
             self._index.add_with_ids(x, labels)
             return
@@ -121,6 +139,7 @@ class Gallery:
         for i in ids:
             self._counts.pop(i, None)
             self.labels.pop(i, None)
+        self._most = None
         return int(removed)
 
     # --- queries --------------------------------------------------------------------------
@@ -145,7 +164,7 @@ class Gallery:
     @nprobe.setter
     def nprobe(self, value: int) -> None:
         if self._trained_for:
-            self._index.nprobe = int(value)
+            _set_nprobe(self._index, int(value))
 
     def search(self, vectors: np.ndarray, k: int = 5) -> list[list[tuple[int, float]]]:
         """Per query, up to k (gallery id, cosine distance) pairs, nearest first, ids unique."""
@@ -154,7 +173,10 @@ class Gallery:
             return [[] for _ in range(len(q))]
         # Fetch extra neighbours so that k distinct ids survive de-duplication; fetching
         # (k-1) * max_vectors_per_id + 1 guarantees it, start smaller and widen only if needed.
-        most = (k - 1) * max(self._counts.values()) + 1
+        # (max() over 1M counts costs ~16 ms, more than the search itself: kept up to date instead)
+        if self._most is None:
+            self._most = max(self._counts.values(), default=0)
+        most = (k - 1) * self._most + 1
         fetch = min(most, k * 2, len(self))
         while True:
             sims, labels = self._index.search(q, fetch)
@@ -204,9 +226,10 @@ class Gallery:
         gallery = cls(index.d, meta.get("index_kind", "auto"), meta.get("embedder", ""), labels)
         gallery._index = _check_type(index, index_path)
         gallery._trained_for = int(meta.get("trained_for", 0)) if meta.get("kind") == "ivf" else 0
-        if gallery._trained_for and not isinstance(gallery._index, faiss.IndexIVFFlat):
-            raise GalleryError(f"{index_path}: sidecar says IVF but the index is not IVF-Flat")
+        if gallery._trained_for and not isinstance(gallery._index, faiss.IndexIVF):
+            raise GalleryError(f"{index_path}: sidecar says IVF but the index is not IVF")
         gallery._counts = Counter(gallery._contents(with_vectors=False)[0].tolist())
+        gallery._most = None
         gallery.path = index_path
         return gallery
 
@@ -230,20 +253,25 @@ class Gallery:
 
     def _train_ivf(self, ids: np.ndarray, x: np.ndarray) -> None:
         nlist, nprobe = ivf_params(len(x))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dim), self.dim, nlist,
-                                   faiss.METRIC_INNER_PRODUCT)
-        index.cp.niter = 10  # k-means converges enough for routing; halves the training time
         # 39 points per list is Faiss's minimum for a stable k-means; more only slows training.
         rng = np.random.default_rng(0)
-        sample = x if len(x) <= 40 * nlist else x[rng.choice(len(x), 40 * nlist, replace=False)]
-        index.train(sample)
+        sample = x if len(x) <= 40 * nlist else x[np.sort(rng.choice(len(x), 40 * nlist,
+                                                                     replace=False))]
+        centroids = _train_centroids(sample, nlist)
+        quantizer = faiss.IndexHNSWFlat(self.dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        quantizer.hnsw.efConstruction = 40
+        quantizer.add(centroids)
+        index = faiss.IndexIVFScalarQuantizer(quantizer, self.dim, len(centroids),
+                                              faiss.ScalarQuantizer.QT_fp16,
+                                              faiss.METRIC_INNER_PRODUCT, False)
+        index.train(sample[:1])  # quantizer already holds nlist centroids: no k-means here
         index.add_with_ids(x, ids)
-        index.nprobe = nprobe
+        _set_nprobe(index, nprobe)
         self._index, self._trained_for = index, len(x)
 
     def _contents(self, with_vectors: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of everything stored, read back from the index."""
-        if isinstance(self._index, faiss.IndexIVFFlat):
+        if isinstance(self._index, faiss.IndexIVF):
             return _ivf_contents(self._index, with_vectors)
         ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
         if not with_vectors:
@@ -265,8 +293,33 @@ def _dedup(sims: np.ndarray, labels: np.ndarray, k: int) -> list[tuple[int, floa
     return out
 
 
-def _ivf_contents(index: faiss.IndexIVFFlat, with_vectors: bool) -> tuple[np.ndarray, np.ndarray]:
+def _train_centroids(sample: np.ndarray, nlist: int) -> np.ndarray:
+    """nlist unit centroids by spherical k-means (10 iterations: enough for routing)."""
+    d = sample.shape[1]
+    if nlist < TWO_LEVEL_MIN_NLIST:
+        km = faiss.Kmeans(d, nlist, niter=10, spherical=True, max_points_per_centroid=256,
+                          min_points_per_centroid=1, seed=1)
+        km.train(sample)
+        return km.centroids
+    # 2-level: k-means into sqrt(nlist) groups, then split each group in proportion to its size.
+    # Costs ~2 sqrt(nlist) instead of nlist distances per point and iteration.
+    from faiss.contrib.clustering import two_level_clustering
+    centroids, _ = two_level_clustering(sample, int(math.sqrt(nlist)), nlist,
+                                        clustering_niter=10, spherical=True, seed=1,
+                                        min_points_per_centroid=1)  # no warnings
+    return np.ascontiguousarray(centroids, dtype=np.float32)
+
+
+def _set_nprobe(index: faiss.IndexIVF, nprobe: int) -> None:
+    index.nprobe = nprobe
+    quantizer = faiss.downcast_index(index.quantizer)
+    if isinstance(quantizer, faiss.IndexHNSW):  # the graph search must return nprobe good lists
+        quantizer.hnsw.efSearch = max(64, 2 * nprobe)
+
+
+def _ivf_contents(index: faiss.IndexIVF, with_vectors: bool) -> tuple[np.ndarray, np.ndarray]:
     invlists, d = index.invlists, index.d
+    sq = index.sq if isinstance(index, faiss.IndexIVFScalarQuantizer) else None
     ids, vecs = [], []
     for lst in range(index.nlist):
         n = invlists.list_size(lst)
@@ -274,8 +327,9 @@ def _ivf_contents(index: faiss.IndexIVFFlat, with_vectors: bool) -> tuple[np.nda
             continue
         ids.append(faiss.rev_swig_ptr(invlists.get_ids(lst), n).copy())
         if with_vectors:
-            codes = faiss.rev_swig_ptr(invlists.get_codes(lst), n * invlists.code_size)
-            vecs.append(codes.copy().view(np.float32).reshape(n, d))
+            codes = faiss.rev_swig_ptr(invlists.get_codes(lst), n * invlists.code_size).copy()
+            vecs.append(sq.decode(codes.reshape(n, -1)) if sq is not None
+                        else codes.view(np.float32).reshape(n, d))
     ids_arr = np.concatenate(ids).astype(np.int64) if ids else np.empty(0, np.int64)
     vec_arr = np.concatenate(vecs) if vecs else np.empty((0, d), np.float32)
     return ids_arr, vec_arr
@@ -286,7 +340,9 @@ def _check_type(index: faiss.Index, path: Path) -> faiss.Index:
     if isinstance(index, faiss.IndexIDMap) and isinstance(
             faiss.downcast_index(index.index), faiss.IndexFlatIP):
         return index
-    if isinstance(index, faiss.IndexIVFFlat) and index.metric_type == faiss.METRIC_INNER_PRODUCT:
+    # IVF-Flat: galleries written before the switch to "IVF{nlist}_HNSW32,SQfp16"
+    if (isinstance(index, (faiss.IndexIVFFlat, faiss.IndexIVFScalarQuantizer))
+            and index.metric_type == faiss.METRIC_INNER_PRODUCT and not index.by_residual):
         return index
     raise GalleryError(f"{path}: unsupported index type {type(index).__name__}")
 

@@ -121,8 +121,9 @@ def test_unsupported_index_type(tmp_path):
 
 
 def test_ivf_params():
-    assert ivf_params(1_000_000) == (2048, 32)
-    assert ivf_params(20_000)[0] == 256
+    assert ivf_params(1_000_000) == (4096, 64)
+    assert ivf_params(100_000) == (1024, 32)
+    assert ivf_params(20_000)[0] == 512
     assert ivf_params(10)[0] == 1
 
 
@@ -139,7 +140,7 @@ def test_ivf_index_recall_and_persistence(tmp_path):
     dim, n = 64, 20_000
     x = clustered(n, dim, 3)
     g = Gallery.build(np.arange(n), x, index_kind="ivf")
-    assert g.kind == "ivf" and g.nprobe == 16
+    assert g.kind == "ivf" and g.nprobe == 32
     rng = np.random.default_rng(4)
     q = x[rng.choice(n, 100, replace=False)] + 0.1 * rng.standard_normal((100, dim)).astype(np.float32)
     exact = Gallery.build(np.arange(n), x, index_kind="flat")
@@ -153,8 +154,67 @@ def test_ivf_index_recall_and_persistence(tmp_path):
     g.add([n], x[:1])
     g.save(tmp_path)
     h = Gallery.load(tmp_path)
-    assert h.kind == "ivf" and h.nprobe == 16 and len(h) == n and h.ids() == g.ids()
+    assert h.kind == "ivf" and h.nprobe == 32 and len(h) == n and h.ids() == g.ids()
     assert h.search(q[:5], 10) == g.search(q[:5], 10)
+
+
+def test_ivf_is_hnsw_quantised_fp16_and_two_level_trained(monkeypatch, tmp_path):
+    """The large-gallery path (HNSW coarse quantizer, fp16 codes, 2-level k-means) at a small size."""
+    import engine.gallery as gallery_mod
+    monkeypatch.setattr(gallery_mod, "TWO_LEVEL_MIN_NLIST", 64)
+    dim, n = 48, 12_000
+    x = clustered(n, dim, 6)
+    ids = np.arange(n) // 3  # three photos per vehicle
+    g = Gallery.build(ids, x, index_kind="ivf")
+    index = g._index
+    nlist = ivf_params(n)[0]  # 307: capped at 39 training points per list
+    assert isinstance(index, faiss.IndexIVFScalarQuantizer) and index.nlist == nlist == 307
+    assert index.sq.qtype == faiss.ScalarQuantizer.QT_fp16
+    quantizer = faiss.downcast_index(index.quantizer)
+    assert isinstance(quantizer, faiss.IndexHNSWFlat) and quantizer.ntotal == nlist
+    assert g.nprobe == 32 and quantizer.hnsw.efSearch >= 32
+    g.nprobe = 100
+    assert quantizer.hnsw.efSearch >= 100
+    g.nprobe = 32
+
+    q = x[::97] + 0.05 * np.random.default_rng(7).standard_normal((len(x[::97]), dim)).astype(np.float32)
+    exact = Gallery.build(ids, x, index_kind="flat")
+    truth, got = exact.search(q, 10), g.search(q, 10)
+    recall = np.mean([len({i for i, _ in a} & {i for i, _ in b}) / 10 for a, b in zip(got, truth)])
+    assert recall > 0.9
+    for a, b in zip(got, truth):  # fp16 codes: distances within ~1e-3 of exact
+        if a[0][0] == b[0][0]:
+            assert a[0][1] == pytest.approx(b[0][1], abs=2e-3)
+
+    # decoded contents (used to retrain as the gallery grows) match what was added
+    got_ids, got_x = g._contents()
+    order = np.lexsort((got_x[:, 0], got_ids))
+    ref = np.lexsort((x[:, 0], ids))
+    assert np.array_equal(got_ids[order], ids[ref])
+    assert np.allclose(got_x[order], x[ref], atol=2e-3)
+
+    victim = got[0][0][0]
+    assert g.remove([victim]) == 3 and victim not in g and len(g) == n - 3
+    assert all(i != victim for i, _ in g.search(q[:1], 10)[0])
+    g.save(tmp_path)
+    h = Gallery.load(tmp_path)
+    assert h.kind == "ivf" and h.nprobe == 32 and len(h) == n - 3
+    assert h.search(q[:5], 10) == g.search(q[:5], 10)
+
+
+def test_loads_old_ivf_flat_gallery(tmp_path):
+    x = clustered(2_000, DIM, 8)
+    g = Gallery.build(np.arange(2_000), x, index_kind="ivf")
+    old = faiss.IndexIVFFlat(faiss.IndexFlatIP(DIM), DIM, 16, faiss.METRIC_INNER_PRODUCT)
+    old.train(x)
+    old.add_with_ids(x, np.arange(2_000))
+    old.nprobe = 16
+    g._index = old
+    g.save(tmp_path)
+    h = Gallery.load(tmp_path)
+    assert h.kind == "ivf" and len(h) == 2_000 and h.search(x[5], 1)[0][0][0] == 5
+    h.remove([5])
+    assert len(h) == 1_999
 
 
 def test_auto_switches_to_ivf_when_the_gallery_grows(monkeypatch):
@@ -172,3 +232,15 @@ def test_auto_switches_to_ivf_when_the_gallery_grows(monkeypatch):
 def test_unknown_kind():
     with pytest.raises(GalleryError, match="kind"):
         Gallery(DIM, index_kind="hnsw")
+
+
+def test_widening_tracks_vectors_per_id_across_add_and_remove():
+    rng = np.random.default_rng(11)
+    centre = vecs(1, 12)[0]
+    g = Gallery.build(range(10), vecs(10, 13))
+    g.add([99] * 30, centre + 0.2 * rng.standard_normal((30, DIM)).astype(np.float32))
+    assert len(g.search(centre, k=5)[0]) == 5  # 30 vectors of id 99 must not starve the rest
+    g.remove([99])
+    g.add([50] * 3, np.repeat(centre[None], 3, 0))
+    hits = g.search(centre, k=11)[0]
+    assert hits[0][0] == 50 and len(hits) == 11 and len({i for i, _ in hits}) == 11
