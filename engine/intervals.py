@@ -56,6 +56,10 @@ class IntervalMerger:
         """Emit intervals that no later match can extend (end < t_s - gap_s)."""
         return self._emit(lambda iv: iv.end_s < t_s - self.gap_s)
 
+    def oldest_open_frame(self, default: int) -> int:
+        """First frame of the earliest interval not emitted yet (`default` when none is open)."""
+        return min((iv.start_frame for ivs in self._open.values() for iv in ivs), default=default)
+
     def flush(self) -> list[Interval]:
         """Emit everything still open (end of video)."""
         return self._emit(lambda iv: True)

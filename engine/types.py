@@ -84,6 +84,9 @@ class Progress:
     frames_total: Optional[int]
     fps: float  # processing speed, frames read per second
     eta_s: Optional[float]
+    # Checkpoint: a search restarted with VideoOptions(start_frame=resume_frame) loses nothing and
+    # finds nothing twice, because every interval before it has already gone to on_interval.
+    resume_frame: Optional[int] = None
 
 
 @dataclass(frozen=True)

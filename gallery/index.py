@@ -54,8 +54,11 @@ def _photo_rows(user, engine):
 
 def index_name(user, engine, rows) -> str:
     digest = hashlib.sha1()
-    for photo_id, vehicle_id, _ in rows:
+    for photo_id, vehicle_id, blob in rows:
         digest.update(f"{photo_id}:{vehicle_id};".encode())
+        # A few bytes of each vector too: ids alone can come back with other vectors (a database
+        # restored from a backup, or rolled back as in the tests) and would load a wrong index.
+        digest.update(bytes(blob[:32]))
     return f"indexes/user_{user.pk}/{_slug(embedder_name(engine))}-{digest.hexdigest()[:16]}.faiss"
 
 
@@ -67,11 +70,19 @@ def _build(rows, dim) -> "api.Gallery":
     return api.Gallery.build(ids, vectors)
 
 
+def _sidecar(name: str) -> str:
+    """Gallery.save() writes the index (`x.faiss`) and its metadata (`x.json`): both are stored."""
+    return name[: -len(".faiss")] + ".json"
+
+
 def _load_stored(name: str) -> "api.Gallery":
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "index.faiss")
-        with default_storage.open(name, "rb") as src, open(path, "wb") as dst:
-            dst.write(src.read())
+        for stored, local in ((name, path), (_sidecar(name), os.path.join(tmp, "index.json"))):
+            if not default_storage.exists(stored):
+                raise api.GalleryError(f"{stored} missing")
+            with default_storage.open(stored, "rb") as src, open(local, "wb") as dst:
+                dst.write(src.read())
         return api.Gallery.load(path)
 
 
@@ -80,13 +91,16 @@ def _store(gallery, name: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "index.faiss")
         gallery.save(path)
-        with open(path, "rb") as fh:
-            saved = default_storage.save(name, File(fh))
-    if saved != name:  # another worker stored the same version meanwhile
-        default_storage.delete(saved)
+        # The sidecar first: readers look for the .faiss file, then need both.
+        for local, target in ((os.path.join(tmp, "index.json"), _sidecar(name)), (path, name)):
+            with open(local, "rb") as fh:
+                saved = default_storage.save(target, File(fh))
+            if saved != target:  # another worker stored the same version meanwhile
+                default_storage.delete(saved)
+    keep = {name, _sidecar(name)}
     _, old_files = default_storage.listdir(folder)
     for old in old_files:
-        if f"{folder}/{old}" != name:
+        if f"{folder}/{old}" not in keep:
             default_storage.delete(f"{folder}/{old}")
 
 
@@ -98,8 +112,8 @@ def user_gallery(user, engine) -> "api.Gallery":
     if default_storage.exists(name):
         try:
             return _load_stored(name)
-        except api.EngineError:
-            log.warning("stored index %s unreadable; rebuilding", name)
+        except api.EngineError as exc:
+            log.warning("stored index %s unreadable (%s); rebuilding", name, exc)
             default_storage.delete(name)
     gallery = _build(rows, engine.embedder.dim)
     if rows:

@@ -3,6 +3,7 @@ import uuid
 from pathlib import PurePath
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.db import models
 from django.urls import reverse
 from django.utils.text import get_valid_filename
@@ -11,7 +12,11 @@ from gallery.models import Vehicle
 
 
 def job_file_upload_to(instance, filename):
-    name = get_valid_filename(PurePath(filename).name)[-120:] or "file"
+    """A fresh folder per file; the name keeps only letters, digits, '-', '_' and '.'."""
+    try:
+        name = get_valid_filename(PurePath(filename).name)[-120:].lstrip(".") or "file"
+    except SuspiciousFileOperation:  # nothing usable left of the name
+        name = "file"
     return f"jobs/user_{instance.job.owner_id}/{uuid.uuid4().hex}/{name}"
 
 
@@ -56,8 +61,11 @@ class SearchJob(models.Model):
     eta_s = models.FloatField(null=True, blank=True)
     speed_fps = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
     rq_job_id = models.CharField(max_length=100, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    # Automatic resumes after a worker died (see searches/staleness.py); reset by a user's Resume.
+    recoveries = models.PositiveIntegerField(default=0)
     rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
 
     class Meta:
@@ -139,6 +147,10 @@ class Hit(models.Model):
 
     class Meta:
         ordering = ["file__position", "start_s", "pk"]
+        constraints = [
+            # A resumed or repeated pass over a file cannot store the same hit twice.
+            models.UniqueConstraint(fields=["file", "vehicle", "start_frame"], name="hit_unique_per_file_start"),
+        ]
 
     def __str__(self):
         return f"{self.vehicle} in {self.file} at {self.start_s:.1f}s"

@@ -2,17 +2,26 @@
 
 All state goes to the database (progress, heartbeat, hits, resume points) and media storage
 (thumbnails), so any worker on any machine can continue a paused job. The worker only ever
-*reads* the job's status (the web app writes pause/cancel) and writes with guarded updates.
+*reads* the job's status (the web app writes pause/cancel) and writes with guarded updates: once
+the job was re-queued under another RQ id (by the user, or by recovery after this worker looked
+dead), nothing this runner writes lands any more, and it stops at its next status poll.
+
+Crash safety: every progress write also saves the file's checkpoint (`resume_frame`, the engine's
+Progress.resume_frame: every interval before it has already been stored as a hit), so a killed
+worker loses only the work since the last write (0.5 s) plus any vehicle still in view. Database
+writes ride out a short outage (searches/dbretry.py); a longer one ends the run and leaves the job
+to recovery (searches/staleness.py).
 """
 import logging
 import time
 
-from django.db.models import Q
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from engine import api
 from gallery.models import Vehicle
 from gallery.storage_files import jpeg_file, local_path, user_message
+from searches.dbretry import TRANSIENT, DatabaseUnavailable, with_db_retry
 from searches.models import Hit, SearchFile, SearchJob
 
 log = logging.getLogger(__name__)
@@ -39,8 +48,9 @@ class JobRunner:
     # -- job level -------------------------------------------------------------------------
     def run(self) -> None:
         todo = self.job.files.filter(status__in=[SearchFile.Status.PENDING, SearchFile.Status.RUNNING])
+        todo = with_db_retry(lambda: list(todo.order_by("position", "pk")), what="listing files")
         try:
-            for search_file in todo.order_by("position", "pk"):
+            for search_file in todo:
                 if self.should_stop():
                     raise StopRequested(self.stop_reason)
                 self.run_file(search_file)
@@ -52,15 +62,34 @@ class JobRunner:
     def jobs(self):
         return SearchJob.objects.filter(pk=self.job.pk)
 
+    def mine(self):
+        """This job while this runner still owns it (running under our RQ id)."""
+        return self.jobs().filter(status=SearchJob.Status.RUNNING, rq_job_id=self.rq_job_id)
+
+    def update_file(self, search_file: SearchFile, **fields) -> int:
+        """Guarded, retried update of one file row (nothing lands once the job was re-queued)."""
+        rows = SearchFile.objects.filter(pk=search_file.pk, job__rq_job_id=self.rq_job_id)
+        return with_db_retry(rows.update, **fields, what=f"updating file {search_file.pk}")
+
     def finish(self) -> None:
+        with_db_retry(self._finish, what=f"finishing job {self.job.pk}")
+
+    def _finish(self) -> None:
         failed = self.job.files.filter(status=SearchFile.Status.FAILED).count()
-        note = f"{failed} of {self.active_files} files could not be read." if failed else ""
-        self.jobs().filter(status=SearchJob.Status.RUNNING, rq_job_id=self.rq_job_id).update(
-            status=SearchJob.Status.DONE, progress=1.0, eta_s=None, error=note,
+        notes = [f"{failed} of {self.active_files} files could not be read."] if failed else []
+        recoveries = self.jobs().values_list("recoveries", flat=True).get()
+        if recoveries:
+            notes.append(f"Resumed automatically {recoveries} time{'s' if recoveries > 1 else ''} "
+                         "after its worker stopped.")
+        self.mine().update(
+            status=SearchJob.Status.DONE, progress=1.0, eta_s=None, error=" ".join(notes),
             finished_at=timezone.now(), heartbeat_at=None,
         )
 
     def stopped(self, reason: str) -> None:
+        with_db_retry(self._stopped, reason, what=f"stopping job {self.job.pk}")
+
+    def _stopped(self, reason: str) -> None:
         if reason == "cancel":
             self.job.files.filter(
                 status__in=[SearchFile.Status.PENDING, SearchFile.Status.RUNNING]
@@ -76,22 +105,25 @@ class JobRunner:
         if not force and now - self.last_poll < THROTTLE_S:
             return None
         self.last_poll = now
+        with_db_retry(self._poll, what=f"polling job {self.job.pk}")
+        return self.stop_reason
+
+    def _poll(self) -> None:
         status, rq_job_id = self.jobs().values_list("status", "rq_job_id").get()
         if status == SearchJob.Status.CANCELLED:
             self.stop_reason = "cancel"
         elif status != SearchJob.Status.RUNNING or rq_job_id != self.rq_job_id:
             self.stop_reason = "pause"  # paused, or superseded by a newer RQ job for this job
         else:
-            self.jobs().filter(status=SearchJob.Status.RUNNING).update(heartbeat_at=timezone.now())
-        return self.stop_reason
+            self.mine().update(heartbeat_at=timezone.now())
 
     # -- file level ------------------------------------------------------------------------
     def run_file(self, search_file: SearchFile) -> None:
         self.current = search_file
-        # Hits from an earlier, interrupted pass over the part we are about to redo would repeat.
-        search_file.hits.filter(start_frame__gte=search_file.resume_frame).delete()
+        # Resuming from the checkpoint: hits stored before it stay; one found again by this pass
+        # (stored just before a crash, ahead of the next checkpoint write) is not stored twice.
         search_file.status = SearchFile.Status.RUNNING
-        search_file.save(update_fields=["status"])
+        self.update_file(search_file, status=search_file.status)
         try:
             with local_path(search_file.file) as path:
                 info = api.probe(path)
@@ -103,8 +135,10 @@ class JobRunner:
         except api.Interrupted as exc:
             search_file.resume_frame = exc.resume_frame
             search_file.status = SearchFile.Status.PENDING if exc.reason == "pause" else SearchFile.Status.SKIPPED
-            search_file.save(update_fields=["resume_frame", "status"])
+            self.update_file(search_file, resume_frame=search_file.resume_frame, status=search_file.status)
             raise StopRequested(exc.reason) from exc
+        except (DatabaseUnavailable, *TRANSIENT):
+            raise  # not this file's fault: the job is left to recovery
         except api.EngineError as exc:
             self.file_failed(search_file, user_message(exc, search_file.file.name, search_file.original_name))
         except OSError as exc:
@@ -115,19 +149,20 @@ class JobRunner:
             self.file_failed(search_file, "Internal error while processing this file (see the worker log).")
         else:
             search_file.status, search_file.progress = SearchFile.Status.DONE, 1.0
-            search_file.save(update_fields=["status", "progress"])
+            self.update_file(search_file, status=search_file.status, progress=1.0)
         self.write_job_progress(force=True)
 
     def file_failed(self, search_file: SearchFile, message: str) -> None:
         search_file.status, search_file.error = SearchFile.Status.FAILED, message
-        search_file.save(update_fields=["status", "error"])
+        self.update_file(search_file, status=search_file.status, error=message)
 
     def record_media_info(self, search_file: SearchFile, info) -> None:
         search_file.width, search_file.height = info.width, info.height
         search_file.fps, search_file.duration_s = info.fps or None, info.duration_s or None
         search_file.frames_total = info.frame_count or None
         search_file.kind = info.kind
-        search_file.save(update_fields=["width", "height", "fps", "duration_s", "frames_total", "kind"])
+        self.update_file(search_file, width=info.width, height=info.height, fps=search_file.fps,
+                         duration_s=search_file.duration_s, frames_total=search_file.frames_total, kind=info.kind)
 
     def search_image(self, search_file: SearchFile, path: str) -> None:
         bgr = api.read_image(path)
@@ -161,12 +196,17 @@ class JobRunner:
         search_file.frames_done = progress.frames_done
         if progress.frames_total:
             search_file.frames_total = progress.frames_total
+        checkpoint = getattr(progress, "resume_frame", None)
+        if checkpoint is not None and checkpoint > search_file.resume_frame:
+            search_file.resume_frame = checkpoint
         self.speed_fps, self.file_eta = progress.fps, progress.eta_s
         if time.monotonic() - self.last_write >= THROTTLE_S:
-            search_file.save(update_fields=["progress", "frames_done", "frames_total"])
+            self.update_file(search_file, progress=search_file.progress, frames_done=search_file.frames_done,
+                             frames_total=search_file.frames_total, resume_frame=search_file.resume_frame)
             self.write_job_progress()
 
     def store_hit(self, search_file, vehicle_id, distance, box, bgr, times) -> None:
+        """Store one hit at most once (see _insert_hit), and only while this runner owns the job."""
         vehicle = self.vehicles.get(int(vehicle_id))
         if vehicle is None:  # deleted while the job ran
             return
@@ -175,10 +215,33 @@ class JobRunner:
         if bgr is not None:
             drawn = api.draw_boxes(bgr, [tuple(box)], [f"{vehicle.label} {distance:.2f}"])
             hit.thumbnail.save("hit.jpg", jpeg_file(api.encode_jpeg(drawn, max_side=480)), save=False)
-        hit.save()
+        if not with_db_retry(self._insert_hit, hit, what="storing a hit") and hit.thumbnail:
+            hit.thumbnail.delete(save=False)
+        self.last_write = 0.0  # the next progress write (with the checkpoint past this hit) goes out now
+
+    def _insert_hit(self, hit: Hit) -> bool:
+        # Re-queued since (by recovery, or paused and resumed): the new owner redoes this part.
+        # Paused or cancelled but not re-queued: the intervals flushed on stopping are kept.
+        if not self.jobs().filter(rq_job_id=self.rq_job_id).exists():
+            return False
+        # In one pass the intervals of a vehicle never overlap (the engine merges them), so an
+        # overlapping one was stored by an earlier, interrupted pass over this part: keep that one.
+        if Hit.objects.filter(file_id=hit.file_id, vehicle_id=hit.vehicle_id,
+                              start_frame__lte=hit.end_frame, end_frame__gte=hit.start_frame).exists():
+            return False
+        try:
+            with transaction.atomic():
+                hit.save(force_insert=True)
+        except IntegrityError:  # stored meanwhile by another pass
+            hit.pk = None
+            return False
+        return True
 
     def write_job_progress(self, force: bool = False) -> None:
         self.last_write = time.monotonic()
+        with_db_retry(self._write_job_progress, what=f"writing progress of job {self.job.pk}")
+
+    def _write_job_progress(self) -> None:
         finished = self.job.files.filter(status__in=[SearchFile.Status.DONE, SearchFile.Status.FAILED]).count()
         current = getattr(self, "current", None)
         partial = current.progress if current is not None and current.status == SearchFile.Status.RUNNING else 0.0
@@ -186,7 +249,5 @@ class JobRunner:
         elapsed = time.monotonic() - self.started
         gained = overall - self.start_progress
         eta = elapsed * (1.0 - overall) / gained if gained > 0.01 and elapsed > 1 else None
-        self.jobs().filter(status=SearchJob.Status.RUNNING, rq_job_id=self.rq_job_id).update(
-            progress=overall, eta_s=eta, speed_fps=getattr(self, "speed_fps", None),
-            heartbeat_at=timezone.now(),
-        )
+        self.mine().update(progress=overall, eta_s=eta, speed_fps=getattr(self, "speed_fps", None),
+                           heartbeat_at=timezone.now())

@@ -1,33 +1,169 @@
-"""Jobs whose worker died must not stay "running" forever."""
+"""Recovery: no job stays "running" or "queued" forever, whatever died.
+
+* A RUNNING job whose heartbeat is older than VREID_HEARTBEAT_TIMEOUT_S lost its worker (killed,
+  out of memory, machine gone, or the database was away for longer than the worker's retries).
+  It is queued again and resumes each unfinished file from its saved checkpoint
+  (SearchFile.resume_frame, written with every progress update); hits already stored are kept and
+  the resumed pass cannot store them twice (see JobRunner.run_file and the unique constraint on
+  Hit). After VREID_MAX_RECOVERIES automatic resumes (default 3) the job is failed with the
+  reason instead: a file that kills its worker every time must not loop forever.
+* A QUEUED job whose RQ job is no longer in Redis (Redis restarted without persistence, flushed)
+  or ended without running it is pushed to the queue again.
+
+Who runs this: every worker on start and every VREID_RECOVER_EVERY_S while it waits for work
+(searches/worker.py), a worker whose work-horse died right away, and the job pages (cheaply:
+the Redis check at most every RECONCILE_EVERY_S per web process).
+"""
+import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from searches.models import SearchFile, SearchJob
 
+log = logging.getLogger(__name__)
+Status = SearchJob.Status
+RECONCILE_EVERY_S = 30.0  # web processes: the Redis check for lost queued jobs, at most this often
+QUEUED_GRACE_S = 10.0  # a job queued this recently may not have reached Redis yet
+_last_reconcile = 0.0
 
-def fail_stale_jobs() -> int:
-    """Mark running jobs without a recent heartbeat as failed; returns how many."""
-    now = timezone.now()
-    timeout = settings.VREID_HEARTBEAT_TIMEOUT_S
-    cutoff = now - timedelta(seconds=timeout)
-    stale = SearchJob.objects.filter(status=SearchJob.Status.RUNNING).filter(
+
+def max_recoveries() -> int:
+    return int(getattr(settings, "VREID_MAX_RECOVERIES", 3))
+
+
+def _stale_running(cutoff):
+    return SearchJob.objects.filter(status=Status.RUNNING).filter(
         Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
     )
-    ids = list(stale.values_list("pk", flat=True))
-    if ids:
-        SearchJob.objects.filter(pk__in=ids, status=SearchJob.Status.RUNNING).update(
-            status=SearchJob.Status.FAILED, finished_at=now, heartbeat_at=None, eta_s=None,
-            error=f"The worker running this job stopped responding (no heartbeat for {timeout} s). "
-                  "Use Retry to continue with the remaining files.",
-        )
-        SearchFile.objects.filter(job_id__in=ids, status=SearchFile.Status.RUNNING).update(
-            status=SearchFile.Status.PENDING
-        )
-    # A worker that died while pausing leaves a heartbeat behind; clear it so Resume works.
-    SearchJob.objects.filter(heartbeat_at__lt=cutoff).exclude(status=SearchJob.Status.RUNNING).update(
-        heartbeat_at=None
+
+
+def recover_stale_jobs() -> int:
+    """Re-queue (or, after too many tries, fail) running jobs without a recent heartbeat."""
+    timeout = settings.VREID_HEARTBEAT_TIMEOUT_S
+    cutoff = timezone.now() - timedelta(seconds=timeout)
+    rows = list(_stale_running(cutoff).values_list("pk", "rq_job_id"))
+    recovered = 0
+    for pk, rq_id in rows:
+        guard = _stale_running(cutoff).filter(pk=pk, rq_job_id=rq_id)
+        recovered += recover_job(pk, guard, f"its worker stopped responding (no heartbeat for {timeout} s)")
+    return recovered
+
+
+def recover_dead_job(job_pk: int, rq_id: str, reason: str, count: bool = True) -> int:
+    """The worker saw the process running RQ job `rq_id` die: recover the job now.
+
+    count=False when the worker itself is shutting down (a deploy, not a crash): that resume
+    does not use up one of the job's automatic resumes.
+    """
+    guard = SearchJob.objects.filter(pk=job_pk, status=Status.RUNNING, rq_job_id=rq_id)
+    return recover_job(job_pk, guard, reason, count=count)
+
+
+def recover_job(pk: int, guard, reason: str, count: bool = True) -> int:
+    """Re-queue or fail job `pk` if `guard` (a queryset of it) still matches; returns 1 if it did."""
+    from searches.queueing import new_rq_id, push
+
+    now = timezone.now()
+    limit = max_recoveries()
+    new_rq = new_rq_id(pk)
+    resumable = guard.filter(recoveries__lt=limit) if count else guard
+    resumed = resumable.update(
+        status=Status.QUEUED, rq_job_id=new_rq, queued_at=now, heartbeat_at=None, eta_s=None,
+        recoveries=F("recoveries") + (1 if count else 0),
+        error=f"Resumed automatically where it stopped: {reason}.",
     )
-    return len(ids)
+    if resumed:
+        SearchFile.objects.filter(job_id=pk, status=SearchFile.Status.RUNNING).update(status=SearchFile.Status.PENDING)
+        log.warning("search job %s: %s; queued again as %s", pk, reason, new_rq)
+        try:
+            push(pk, new_rq)
+        except Exception as exc:  # Redis away too: requeue_lost_jobs() pushes it once Redis is back
+            log.warning("search job %s: could not reach the queue (%s); will retry", pk, exc)
+        return 1
+    failed = guard.update(
+        status=Status.FAILED, finished_at=now, heartbeat_at=None, eta_s=None,
+        error=f"Stopped: {reason}, and it was already resumed automatically {limit} times. "
+              "Use Retry to continue with the remaining files.",
+    )
+    if failed:
+        SearchFile.objects.filter(job_id=pk, status=SearchFile.Status.RUNNING).update(status=SearchFile.Status.PENDING)
+        log.error("search job %s failed: %s (after %s automatic resumes)", pk, reason, limit)
+    return failed
+
+
+def requeue_lost_jobs(connection=None) -> int:
+    """Push QUEUED jobs whose RQ job is gone from Redis again; returns how many.
+
+    Raises redis errors when Redis is unreachable (callers decide whether that matters).
+    """
+    import django_rq
+    from rq.job import Job, JobStatus
+
+    from searches.queueing import QUEUE, new_rq_id, push
+
+    connection = connection or django_rq.get_connection(QUEUE)
+    grace = timezone.now() - timedelta(seconds=QUEUED_GRACE_S)
+    rows = list(
+        SearchJob.objects.filter(status=Status.QUEUED)
+        .filter(Q(queued_at__lt=grace) | Q(queued_at__isnull=True))
+        .values_list("pk", "rq_job_id")
+    )
+    if not rows:
+        return 0
+    alive = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
+    found = Job.fetch_many([rq_id for _, rq_id in rows], connection=connection) if rows else []
+    count = 0
+    for (pk, rq_id), rq_job in zip(rows, found):
+        status = rq_job.get_status(refresh=False) if rq_job is not None else None
+        if rq_id and status in alive:
+            continue
+        new_rq = new_rq_id(pk)
+        if SearchJob.objects.filter(pk=pk, status=Status.QUEUED, rq_job_id=rq_id).update(
+            rq_job_id=new_rq, queued_at=timezone.now()
+        ):
+            log.warning("search job %s: RQ job %s is %s; queued again as %s", pk, rq_id, status or "gone", new_rq)
+            push(pk, new_rq)
+            count += 1
+    return count
+
+
+def clear_leftover_heartbeats() -> int:
+    """A worker that died while pausing leaves a heartbeat behind; clear it so Resume works."""
+    cutoff = timezone.now() - timedelta(seconds=settings.VREID_HEARTBEAT_TIMEOUT_S)
+    leftover = SearchJob.objects.filter(heartbeat_at__lt=cutoff).exclude(status=Status.RUNNING)
+    # Read first: an UPDATE matching nothing still takes SQLite's write lock, on every page view.
+    return leftover.update(heartbeat_at=None) if leftover.exists() else 0
+
+
+def recover_all() -> dict:
+    """Everything above; for workers (which must survive a missing Redis or database here)."""
+    done = {"stale": recover_stale_jobs(), "heartbeats": clear_leftover_heartbeats()}
+    try:
+        done["lost"] = requeue_lost_jobs()
+    except Exception as exc:  # redis.ConnectionError and friends: next round
+        log.warning("could not check the queue for lost jobs: %s", exc)
+        done["lost"] = 0
+    return done
+
+
+def fail_stale_jobs() -> int:
+    """Page views: recover dead running jobs and clear leftover heartbeats (two indexed reads
+    when there is nothing to do), and now and then look for queued jobs lost from Redis. Returns how many running jobs it recovered.
+
+    (The historical name: stale jobs used to be failed; now they are resumed up to a limit.)
+    """
+    global _last_reconcile
+    recovered = recover_stale_jobs()
+    clear_leftover_heartbeats()
+    now = time.monotonic()
+    if now - _last_reconcile >= RECONCILE_EVERY_S:
+        _last_reconcile = now
+        try:
+            requeue_lost_jobs()
+        except Exception as exc:
+            log.warning("could not check the queue for lost jobs: %s", exc)
+    return recovered

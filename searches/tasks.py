@@ -7,9 +7,10 @@ from rq import get_current_job
 from engine import api
 from gallery.engine_cache import get_engine
 from gallery.index import job_gallery
+from searches.dbretry import TRANSIENT, DatabaseUnavailable, with_db_retry
 from searches.models import SearchJob
 from searches.runner import JobRunner
-from searches.staleness import fail_stale_jobs
+from searches.staleness import recover_stale_jobs
 
 log = logging.getLogger(__name__)
 
@@ -17,12 +18,23 @@ log = logging.getLogger(__name__)
 def run_search_job(job_id: int) -> str:
     current = get_current_job()
     rq_job_id = current.id if current else ""
-    fail_stale_jobs()
+    try:
+        return _run(job_id, rq_job_id)
+    except (DatabaseUnavailable, *TRANSIENT) as exc:
+        # Nothing can be recorded now. The job keeps its last heartbeat, so once the database is
+        # back the recovery (searches/staleness.py) resumes it from its checkpoints.
+        log.error("search job %s: database unavailable, left to recovery: %s", job_id, exc)
+        return "database unavailable"
+
+
+def _run(job_id: int, rq_job_id: str) -> str:
+    with_db_retry(recover_stale_jobs, what="recovering stale jobs")
     now = timezone.now()
     # Claim the job; a paused/cancelled job or an outdated RQ job (re-queued since) is left alone.
-    claimed = SearchJob.objects.filter(
-        pk=job_id, status=SearchJob.Status.QUEUED, rq_job_id=rq_job_id
-    ).update(status=SearchJob.Status.RUNNING, heartbeat_at=now, error="")
+    claimed = with_db_retry(
+        SearchJob.objects.filter(pk=job_id, status=SearchJob.Status.QUEUED, rq_job_id=rq_job_id).update,
+        status=SearchJob.Status.RUNNING, heartbeat_at=now, what=f"claiming job {job_id}",
+    )
     if not claimed:
         return "not claimed"
     SearchJob.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=now)
@@ -33,15 +45,19 @@ def run_search_job(job_id: int) -> str:
         if len(gallery) == 0:
             raise api.GalleryError("There are no registered vehicles to look for: register one first.")
         JobRunner(job, rq_job_id, engine, gallery).run()
+    except (DatabaseUnavailable, *TRANSIENT):
+        raise
     except api.EngineError as exc:
-        _fail(job_id, str(exc))
+        _fail(job_id, rq_job_id, str(exc))
     except Exception:
         log.exception("search job %s failed", job_id)
-        _fail(job_id, "Internal error while running the search (see the worker log).")
+        _fail(job_id, rq_job_id, "Internal error while running the search (see the worker log).")
     return SearchJob.objects.values_list("status", flat=True).get(pk=job_id)
 
 
-def _fail(job_id: int, message: str) -> None:
-    SearchJob.objects.filter(pk=job_id, status=SearchJob.Status.RUNNING).update(
-        status=SearchJob.Status.FAILED, error=message, finished_at=timezone.now(), heartbeat_at=None, eta_s=None
+def _fail(job_id: int, rq_job_id: str, message: str) -> None:
+    with_db_retry(
+        SearchJob.objects.filter(pk=job_id, status=SearchJob.Status.RUNNING, rq_job_id=rq_job_id).update,
+        status=SearchJob.Status.FAILED, error=message, finished_at=timezone.now(), heartbeat_at=None, eta_s=None,
+        what=f"failing job {job_id}",
     )

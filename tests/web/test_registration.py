@@ -1,4 +1,6 @@
 """Registering vehicles from real photos with the real detector and embedder."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 from django.core.files.storage import default_storage
@@ -103,7 +105,12 @@ def test_delete_removes_the_vector_from_the_gallery_index(alice, user):
     hits = gallery.search(first.photos.get().vector[None, :], 5)[0]
     assert [vehicle_id for vehicle_id, _ in hits] == [first.pk]
     _, index_files = default_storage.listdir(f"indexes/user_{user.pk}")
-    assert len(index_files) == 1  # the stale index file was replaced
+    # The stale index was replaced: one index and its sidecar, which load without a rebuild.
+    assert sorted(Path(f).suffix for f in index_files) == [".faiss", ".json"]
+    assert len({Path(f).stem for f in index_files}) == 1
+    from gallery.index import _load_stored
+
+    assert len(_load_stored(f"indexes/user_{user.pk}/{Path(index_files[0]).stem}.faiss")) == 1
 
 
 def test_label_edit(alice, user):

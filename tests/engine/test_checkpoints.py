@@ -1,0 +1,37 @@
+"""Progress.resume_frame: a search restarted there (after a crash) loses nothing and repeats nothing."""
+import numpy as np
+
+from engine import api
+from tests.engine.test_pipeline import street_gallery  # noqa: F401  (module fixture)
+
+
+def test_checkpoints_follow_the_reported_intervals_and_resume_cleanly(engine, bikes, street_gallery):  # noqa: F811
+    events = []
+    options = api.VideoOptions(frame_stride=5)
+    full = engine.search_video(bikes, street_gallery, options,
+                               on_progress=lambda p: events.append(("progress", p)),
+                               on_interval=lambda i: events.append(("interval", i)))
+    checkpoints = [p.resume_frame for kind, p in events if kind == "progress" and p.resume_frame is not None]
+    assert checkpoints and checkpoints == sorted(checkpoints)  # only ever moves forward
+    reported = []
+    for kind, item in events:
+        if kind == "interval":
+            reported.append(item)
+        elif item.resume_frame is not None:
+            # Everything before the checkpoint has been reported; nothing reported starts after it.
+            assert all(iv.start_frame < item.resume_frame for iv in reported)
+            assert item.resume_frame <= item.frames_done + options.frame_stride
+    assert full.intervals, "the registered car must be found"
+
+    # "Crash" at each of a few checkpoints: what was reported before it plus a search restarted
+    # from it gives the intervals of the uninterrupted search (give or take a frame step: the
+    # restarted tracker has no memory of the tracks that ended before the checkpoint).
+    key = lambda iv: (iv.gallery_id, iv.start_frame, iv.end_frame)  # noqa: E731
+    for checkpoint in sorted(set(checkpoints))[:: max(1, len(set(checkpoints)) // 3)]:
+        before = [iv for iv in full.intervals if iv.start_frame < checkpoint]
+        rest = engine.search_video(bikes, street_gallery, api.VideoOptions(frame_stride=5, start_frame=checkpoint))
+        got, want = sorted(map(key, before + rest.intervals)), sorted(map(key, full.intervals))
+        assert len(got) == len(want), (checkpoint, got, want)
+        for (g_id, g_start, g_end), (w_id, w_start, w_end) in zip(got, want):
+            assert g_id == w_id and abs(g_start - w_start) <= 10 and abs(g_end - w_end) <= 10, (checkpoint, got, want)
+    assert np.all(np.diff(checkpoints) >= 0)
