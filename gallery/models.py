@@ -1,4 +1,5 @@
 """Registered vehicles and the photos (with their embeddings) that describe them."""
+import re
 import uuid
 from pathlib import PurePath
 
@@ -9,7 +10,9 @@ from django.urls import reverse
 
 
 def _user_path(folder: str, user_id: int, filename: str) -> str:
-    ext = PurePath(filename).suffix.lower()[:10] or ".jpg"
+    """A random name; of the uploader's name only a short alphanumeric extension is kept."""
+    ext = PurePath(filename).suffix.lower()[:10]
+    ext = ext if re.fullmatch(r"\.[a-z0-9]{1,9}", ext) else ".jpg"
     return f"{folder}/user_{user_id}/{uuid.uuid4().hex}{ext}"
 
 

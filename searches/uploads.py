@@ -44,7 +44,8 @@ class JobFileAdder:
         rows = []
         try:
             for entry in iter_zip(
-                upload, settings.VREID_ZIP_MAX_FILES, settings.VREID_ZIP_MAX_MB * 1024 * 1024
+                upload, settings.VREID_ZIP_MAX_FILES, settings.VREID_ZIP_MAX_MB * 1024 * 1024,
+                settings.VREID_ZIP_MAX_RATIO,
             ):
                 name = f"{upload.name}/{entry.name}"
                 rows.append(self.add(name, entry.file, entry.skip_reason))
@@ -52,6 +53,8 @@ class JobFileAdder:
             for row in rows:  # an archive is taken whole or not at all
                 row.delete()
             rows = [self.add(upload.name, skip_reason=str(exc))]
+        if not rows:  # only folders, or nothing at all
+            rows = [self.add(upload.name, skip_reason="The archive holds no files.")]
         return rows
 
     def copy_from(self, source_job) -> None:

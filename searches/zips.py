@@ -2,7 +2,8 @@
 
 An archive with a path that escapes the extraction root (../, absolute, drive letters) or a
 symlink is rejected as a whole; nested archives are skipped; the number of files and the total
-uncompressed size are capped (checked against the header and while reading, against zip bombs).
+uncompressed size are capped (checked against the header and while reading, against zip bombs),
+and a member compressed more than `max_ratio`:1 is skipped (images and videos barely compress).
 """
 import stat
 import tempfile
@@ -12,6 +13,7 @@ from pathlib import PurePosixPath
 
 CHUNK = 1024 * 1024
 ARCHIVE_EXTENSIONS = {".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar"}
+RATIO_MIN_BYTES = 1024 * 1024  # small members may compress well (headers, blank images)
 
 
 class ZipRejected(Exception):
@@ -57,7 +59,7 @@ def check_archive(zf: zipfile.ZipFile, max_files: int, max_bytes: int) -> list[z
     return members
 
 
-def iter_zip(fileobj, max_files: int, max_bytes: int):
+def iter_zip(fileobj, max_files: int, max_bytes: int, max_ratio: int = 100):
     """Yield a ZipEntry per member. Each entry's temp file is closed when the next is yielded."""
     try:
         zf = zipfile.ZipFile(fileobj)
@@ -73,6 +75,11 @@ def iter_zip(fileobj, max_files: int, max_bytes: int):
                 continue
             if info.flag_bits & 0x1:
                 yield ZipEntry(name, skip_reason="Encrypted files are not supported.")
+                continue
+            if info.file_size > RATIO_MIN_BYTES and info.file_size > max_ratio * max(info.compress_size, 1):
+                ratio = info.file_size // max(info.compress_size, 1)
+                yield ZipEntry(name, skip_reason=(
+                    f"Compressed {ratio}:1, more than {max_ratio}:1 (a zip bomb?); not extracted."))
                 continue
             with tempfile.TemporaryFile() as tmp:
                 try:

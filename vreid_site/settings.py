@@ -55,10 +55,46 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Login required everywhere unless a view opts out with @login_not_required.
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "vreid_site.security.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "vreid_site.security.ContentSecurityPolicyMiddleware",
 ]
+
+# Security headers and HTTPS. VREID_HTTPS=1 in production (directly on TLS or behind a TLS proxy:
+# then also VREID_PROXY_SSL_HEADER=1 so that X-Forwarded-Proto: https is trusted) turns on HSTS,
+# secure cookies and the redirect to https; each can be set on its own (SECURE_SSL_REDIRECT=0 when
+# the proxy already redirects). Off by default: scripts/start.sh serves plain http on 127.0.0.1.
+VREID_HTTPS = env_bool("VREID_HTTPS", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", VREID_HTTPS)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 31536000 if VREID_HTTPS else 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", VREID_HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", VREID_HTTPS)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", VREID_HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", VREID_HTTPS)
+if env_bool("VREID_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# Scripts and styles only from our own static files (htmx is vendored); no inline code.
+VREID_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+# Django's admin and django-rq's pages (staff only) use inline scripts and styles.
+VREID_CSP_ADMIN = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# Login attempts per client IP and username, and per client IP (django-ratelimit, Redis cache).
+VREID_LOGIN_RATE = os.environ.get("VREID_LOGIN_RATE", "10/m")
+VREID_LOGIN_RATE_PER_IP = os.environ.get("VREID_LOGIN_RATE_PER_IP", "100/m")
 
 ROOT_URLCONF = "vreid_site.urls"
 WSGI_APPLICATION = "vreid_site.wsgi.application"
@@ -88,6 +124,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Web and worker processes write concurrently: wait for the lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+# A persistent connection killed by a database restart is replaced, not reused for a request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 RQ_QUEUES = {
@@ -104,6 +142,9 @@ CACHES = {
     }
 }
 RATELIMIT_USE_CACHE = "default"
+# Sessions are read on every request (the job page polls every second): from Redis, written
+# through to the database, so a Redis flush or restart logs nobody out.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -133,9 +174,22 @@ MEDIA_URL = "/media-not-public/"
 VREID_MAX_UPLOAD_MB = int(os.environ.get("VREID_MAX_UPLOAD_MB", "2048"))
 DATA_UPLOAD_MAX_NUMBER_FILES = int(os.environ.get("VREID_MAX_UPLOAD_FILES", "1000"))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger uploads stream to temp files
+# The limit is enforced while the upload streams in (vreid_site/upload_limits.py), not after.
+FILE_UPLOAD_HANDLERS = [
+    "vreid_site.upload_limits.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+FILE_UPLOAD_PERMISSIONS = 0o644  # stored media is data, never executable (workers elsewhere read it)
+VREID_ZIP_MAX_RATIO = int(os.environ.get("VREID_ZIP_MAX_RATIO", "100"))  # per member, zip bombs
 VREID_ZIP_MAX_FILES = int(os.environ.get("VREID_ZIP_MAX_FILES", "2000"))
 VREID_ZIP_MAX_MB = int(os.environ.get("VREID_ZIP_MAX_MB", str(4 * 1024)))
 VREID_HEARTBEAT_TIMEOUT_S = int(os.environ.get("VREID_HEARTBEAT_TIMEOUT_S", "60"))
+# Recovery (searches/staleness.py): a job whose worker died is resumed this many times, then failed;
+# idle workers look for dead or lost jobs this often; a worker retries database writes this long.
+VREID_MAX_RECOVERIES = int(os.environ.get("VREID_MAX_RECOVERIES", "3"))
+VREID_RECOVER_EVERY_S = float(os.environ.get("VREID_RECOVER_EVERY_S", "15"))
+VREID_DB_RETRY_S = float(os.environ.get("VREID_DB_RETRY_S", str(min(30.0, VREID_HEARTBEAT_TIMEOUT_S / 2))))
 VREID_DEFAULT_DEVICE = os.environ.get("VREID_DEFAULT_DEVICE", "cpu")
 # Model names from models/registry.json or .onnx paths; empty = the registry's defaults.
 VREID_DETECTOR = os.environ.get("VREID_DETECTOR", "")

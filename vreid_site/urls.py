@@ -2,11 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
-from django_ratelimit.decorators import ratelimit
 
-login_view = ratelimit(key="ip", rate="20/m", method="POST", block=True)(
-    auth_views.LoginView.as_view()
-)
+from vreid_site.security import login_view
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="gallery:list", permanent=False)),

@@ -31,7 +31,12 @@ def page():
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         context.set_default_timeout(30_000)
-        yield context.new_page()
+        page = context.new_page()
+        # Anything the Content-Security-Policy blocks shows up as a console error.
+        page.csp_errors = []
+        page.on("console", lambda msg: page.csp_errors.append(msg.text)
+                if "Content Security Policy" in msg.text or "Refused to" in msg.text else None)
+        yield page
         browser.close()
     # Playwright runs in a greenlet with its own context, hence its own Django connections.
     connections.close_all()
@@ -51,6 +56,8 @@ def test_login_register_search_and_see_the_hit(live_server, page, user, car_fram
     page.set_input_files("#id_photo", str(car_frame_jpg))
     page.click("text=Find vehicles")
     page.wait_for_selector(".det-box")
+    box = page.locator(".det-box").first.bounding_box()  # placed by static/js/layout.js
+    assert box and box["width"] > 10 and box["height"] > 10
     index = pick_index(PendingPhoto.objects.get(owner=user))
     page.click(f"#det-{index}")
     page.wait_for_selector(f'#save-form[data-chosen="{index}"]')
@@ -78,3 +85,4 @@ def test_login_register_search_and_see_the_hit(live_server, page, user, car_fram
     assert "#t=" in video.get_attribute("src")
     page.screenshot(path=str(ARTIFACTS / "hit.png"))
     page.goto("about:blank")  # end the video's streaming requests before the server stops
+    assert page.csp_errors == []  # the pages work under the CSP: no inline script or style

@@ -70,3 +70,11 @@ def test_uncompressed_size_cap_catches_a_zip_bomb():
 def test_not_a_zip():
     with pytest.raises(ZipRejected, match="Not a readable zip"):
         extract(io.BytesIO(b"this is not a zip"))
+
+
+def test_high_ratio_member_is_skipped_and_the_rest_extracted():
+    archive = make_zip({"zeros.mp4": b"\0" * (2 * MB), "a.jpg": b"A" * 100, "small.txt": b"\0" * 1000})
+    entries = extract(archive, max_bytes=10 * MB)
+    assert entries[0][0] == "zeros.mp4" and "zip bomb" in entries[0][1] and entries[0][2] is None
+    assert entries[1] == ("a.jpg", "", b"A" * 100)
+    assert entries[2][1] == ""  # small members may compress well

@@ -1,0 +1,269 @@
+"""Security: every URL needs a login, every POST a CSRF token, every object its owner; media is
+served inert; headers (CSP, frames, referrer, nosniff); login rate limit; deploy checks."""
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.test import Client, override_settings
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from gallery.models import PendingPhoto
+from searches.models import Hit, SearchFile, SearchJob
+from tests.media import FIXTURES
+from tests.web.conftest import make_vehicle
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[2]
+JPEG = (FIXTURES / "red_car.jpg").read_bytes()
+
+# Sample values for URL parameters that are not object ids.
+SAMPLE_KWARGS = {
+    "index": 0, "kind": "image", "action": "pause", "queue_index": 0, "scheduler_index": 0,
+    "connection_index": 0, "job_id": "x", "key": "x", "result_id": "x", "scheduler_name": "x",
+    "cron_job_name": "x", "token": "x", "object_id": "1", "content_type_id": "1", "id": "1",
+    "app_label": "auth", "url": "x",
+}
+PUBLIC = {"login", "admin:login"}  # the only pages an anonymous visitor may see
+
+
+def url_patterns(resolver=None, namespace=(), groups=()):
+    """(namespaced name, kwarg names) of every URL pattern of the site."""
+    resolver = resolver or get_resolver()
+    for pattern in resolver.url_patterns:
+        names = tuple(pattern.pattern.regex.groupindex)
+        if isinstance(pattern, URLResolver):
+            inner = namespace + ((pattern.namespace,) if pattern.namespace else ())
+            yield from url_patterns(pattern, inner, groups + names)
+        elif isinstance(pattern, URLPattern):
+            yield ":".join(namespace + (pattern.name or "",)), groups + names
+
+
+def site_urls(object_kwargs=None):
+    """One concrete URL per named pattern; object ids from `object_kwargs(name)`."""
+    urls = {}
+    for name, params in url_patterns():
+        if name.endswith(":") or not name:  # unnamed: the root redirect and the admin's catch-all
+            continue
+        kwargs = {p: SAMPLE_KWARGS.get(p, 1) for p in params}
+        if object_kwargs and name.split(":")[0] in ("gallery", "searches"):
+            kwargs.update(object_kwargs(name))
+        urls[name] = reverse(name, kwargs=kwargs)
+    assert len(urls) > 60 and "searches:file" in urls and "admin:index" in urls
+    return urls
+
+
+@pytest.fixture
+def things(other_user):
+    """Bob's vehicle, photo, pending photo, job, file and hit, with stored media."""
+    vehicle = make_vehicle(other_user, "Bob's van")
+    pending = PendingPhoto(owner=other_user, width=10, height=10)
+    pending.image.save("p.jpg", ContentFile(JPEG), save=False)
+    pending.save()
+    job = SearchJob.objects.create(owner=other_user, name="bob job", status=SearchJob.Status.PAUSED)
+    search_file = SearchFile(job=job, original_name="a.jpg", kind="image", status="done")
+    search_file.file.save("a.jpg", ContentFile(JPEG), save=False)
+    search_file.save()
+    hit = Hit(job=job, file=search_file, vehicle=vehicle, distance=0.1, box=[1, 2, 3, 4])
+    hit.thumbnail.save("t.jpg", ContentFile(JPEG), save=False)
+    hit.save()
+    ids = {
+        "pending": {"pk": pending.pk}, "vehicle": {"pk": vehicle.pk}, "photo": {"pk": vehicle.photos.get().pk},
+        "job": {"pk": job.pk}, "file": {"pk": search_file.pk}, "hit": {"pk": hit.pk},
+        "job_hit": {"job_pk": job.pk, "pk": hit.pk},
+    }
+    # Which object each URL with an id is about. A new URL with an id must be added here.
+    owner_of = {
+        "gallery:pick": "pending", "gallery:pick_box": "pending", "gallery:pending_file": "pending",
+        "gallery:vehicle": "vehicle", "gallery:vehicle_edit": "vehicle", "gallery:vehicle_delete": "vehicle",
+        "gallery:photo_delete": "photo", "gallery:photo_file": "photo",
+        "searches:detail": "job", "searches:progress": "job", "searches:rerun": "job", "searches:action": "job",
+        "searches:export_csv": "job", "searches:export_json": "job", "searches:hit": "job_hit",
+        "searches:file": "file", "searches:hit_thumbnail": "hit",
+    }
+
+    def object_kwargs(name):
+        return ids[owner_of[name]] if name in owner_of else {}
+
+    with_ids = {name for name, params in url_patterns()
+                if name.split(":")[0] in ("gallery", "searches") and {"pk", "job_pk"} & set(params)}
+    assert with_ids == set(owner_of), f"add {with_ids - set(owner_of)} to owner_of"
+    return {"urls": site_urls(object_kwargs), "with_ids": with_ids, "job": job, "vehicle": vehicle}
+
+
+def test_anonymous_gets_only_the_login_pages(client, things):
+    login, admin_login = reverse("login"), reverse("admin:login")
+    for name, url in things["urls"].items():
+        if name in PUBLIC:
+            assert client.get(url).status_code == 200
+            continue
+        for method in (client.get, client.post):
+            response = method(url)
+            assert response.status_code in (302, 403, 404, 405), (name, url, response.status_code)
+            if response.status_code == 302:
+                expected = admin_login if url.startswith("/admin/") else login  # django-rq's too
+                assert response["Location"].startswith(expected), (name, response["Location"])
+    assert client.get("/")["Location"].startswith(login)  # the unnamed root redirect too
+    assert client.get("/admin/no-such-page/")["Location"].startswith(admin_login)  # the admin's catch-all
+
+
+def test_other_users_objects_answer_404_on_every_url_with_an_id(client, user, other_user, things):
+    client.force_login(other_user)  # the owner reaches every one of them
+    for name in things["with_ids"]:
+        assert client.get(things["urls"][name]).status_code in (200, 405), name
+    client.force_login(user)
+    for name in sorted(things["with_ids"]):
+        url = things["urls"][name]
+        statuses = {client.get(url).status_code,
+                    client.post(url, {"label": "mine", "x1": 0, "y1": 0, "x2": 9, "y2": 9}).status_code}
+        assert statuses <= {404, 405} and 404 in statuses, (name, statuses)  # 405: GET of a POST-only view
+    # Nothing of Bob's changed.
+    job, vehicle = things["job"], things["vehicle"]
+    job.refresh_from_db()
+    vehicle.refresh_from_db()
+    assert job.status == "paused" and vehicle.label == "Bob's van" and vehicle.photos.count() == 1
+    assert PendingPhoto.objects.filter(owner=other_user).exists()
+    assert SearchJob.objects.count() == 1
+
+
+def test_every_post_needs_a_csrf_token(user, things):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    for name, url in things["urls"].items():
+        assert client.post(url, {"label": "x"}).status_code == 403, (name, url)
+    # With the token the same kind of request goes through.
+    mine = make_vehicle(user, "Mine")
+    edit_url = reverse("gallery:vehicle_edit", args=[mine.pk])
+    page = client.get(edit_url).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    assert client.post(edit_url, {"label": "Renamed", "csrfmiddlewaretoken": token}).status_code == 302
+    anonymous = Client(enforce_csrf_checks=True)
+    assert anonymous.post(reverse("login"), {"username": "alice", "password": "alice-pass-123"}).status_code == 403
+
+
+def test_every_template_is_free_of_inline_script_and_style():
+    inline = re.compile(r"<script(?![^>]*\bsrc=)|\sstyle=|\son[a-z]+=|javascript:|hx-on|<style", re.I)
+    for path in (ROOT / "templates").rglob("*.html"):
+        assert not inline.search(path.read_text()), path
+
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; "
+       "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+       "frame-ancestors 'none'")
+
+
+def test_security_headers(client, alice, user, things):
+    mine = make_vehicle(user, "Mine")
+    for response in (client.get(reverse("login")), alice.get(reverse("gallery:list")),
+                     alice.get(mine.get_absolute_url()), alice.get(reverse("searches:create"))):
+        assert response.status_code == 200
+        assert response["Content-Security-Policy"] == CSP
+        assert response["X-Frame-Options"] == "DENY"
+        assert response["Referrer-Policy"] == "same-origin"
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+        html = response.content.decode()
+        assert "/static/vendor/htmx.min.js" in html and "/static/js/layout.js" in html
+        assert '"allowEval": false' in html
+        assert not re.search(r"<script(?![^>]*\bsrc=)|\sstyle=", html)
+    login = client.post(reverse("login"), {"username": "alice", "password": "alice-pass-123"})
+    assert login.status_code == 302 and login.cookies["sessionid"]["httponly"]
+    assert login.cookies["sessionid"]["samesite"] == "Lax"
+
+
+@pytest.mark.parametrize("name, data, content_type, inline", [
+    ("photo.jpg", JPEG, "image/jpeg", True),
+    ("clip.mp4", b"\x00\x00\x00\x18ftypisom" + b"\0" * 40, "video/mp4", True),
+    ("clip.webm", b"\x1a\x45\xdf\xa3" + b"\x42\x82\x84webm" + b"\0" * 40, "video/webm", True),
+    ("scan.tif", b"II*\x00" + b"\0" * 40, "image/tiff", False),
+    ("page.html", b"<!doctype html><script>alert(1)</script>", "application/octet-stream", False),
+    ("vector.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+     "application/octet-stream", False),
+    ("fake.jpg", b"<html><body onload=alert(1)>", "application/octet-stream", False),
+    ("fake.png", b"<svg xmlns='http://www.w3.org/2000/svg'/>", "application/octet-stream", False),
+    ("empty.mp4", b"", "application/octet-stream", False),
+])
+def test_media_is_served_by_its_real_kind(alice, user, name, data, content_type, inline):
+    job = SearchJob.objects.create(owner=user)
+    row = SearchFile(job=job, original_name=name)
+    row.file.save(name, ContentFile(data), save=False)
+    row.save()
+    for headers in ({}, {"HTTP_RANGE": "bytes=0-"}):
+        response = alice.get(reverse("searches:file", args=[row.pk]), **headers)
+        assert response.status_code in (200, 206) or (not data and response.status_code == 416)
+        if response.status_code == 416:
+            continue
+        assert response["Content-Type"] == content_type
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert response["Content-Disposition"].startswith("inline" if inline else "attachment")
+        assert "sandbox" in response["Content-Security-Policy"]
+
+
+def test_password_validation_is_on():
+    for weak in ("12345678", "password", "abc"):
+        with pytest.raises(ValidationError):
+            validate_password(weak)
+    validate_password("correct horse battery staple 42")
+
+
+@pytest.fixture
+def fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_login_is_rate_limited_per_ip_and_username(client, user, fresh_cache):
+    url = reverse("login")
+    for _ in range(10):
+        response = client.post(url, {"username": "alice", "password": "wrong"})
+        assert response.status_code == 200 and "Please enter a correct" in response.content.decode()
+    response = client.post(url, {"username": "Alice", "password": "alice-pass-123"})
+    assert response.status_code == 429  # even the right password, for a minute
+    assert "Too many login attempts" in response.content.decode()
+    # Another username from the same address is not blocked; nor is alice from another address.
+    assert client.post(url, {"username": "bob", "password": "wrong"}).status_code == 200
+    other = Client(REMOTE_ADDR="10.1.2.3")
+    assert other.post(url, {"username": "alice", "password": "alice-pass-123"}).status_code == 302
+
+
+@override_settings(VREID_LOGIN_RATE_PER_IP="5/m")
+def test_login_is_rate_limited_per_ip(client, user, fresh_cache):
+    for i in range(5):
+        assert client.post(reverse("login"), {"username": f"user{i}", "password": "x"}).status_code == 200
+    assert client.post(reverse("login"), {"username": "alice", "password": "alice-pass-123"}).status_code == 429
+
+
+def run_manage(tmp_path, *args, **env):
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE") and not k.startswith(("SECURE_", "VREID_", "SESSION_", "CSRF_"))}
+    clean.update(DJANGO_SETTINGS_MODULE="vreid_site.settings", VREID_VAR_DIR=str(tmp_path), **env)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=clean,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_refuses_to_start_with_debug_off_and_the_built_in_key(tmp_path):
+    result = run_manage(tmp_path, "check", DEBUG="0")
+    assert result.returncode != 0 and "Set SECRET_KEY in the environment" in result.stderr
+
+
+PRODUCTION_ENV = {
+    "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "vreid.example.org",
+    "VREID_HTTPS": "1", "VREID_PROXY_SSL_HEADER": "1",
+}
+
+
+def test_deploy_check_passes_with_the_production_environment(tmp_path):
+    result = run_manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Without HTTPS settings the same check fails: it is not vacuous.
+    plain = run_manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING",
+                       **{**PRODUCTION_ENV, "VREID_HTTPS": "0"})
+    assert plain.returncode != 0 and "security.W004" in plain.stderr + plain.stdout

@@ -1,0 +1,65 @@
+"""Content-Security-Policy header, login-required redirects, and the rate-limited login view."""
+from django.conf import settings
+from django.contrib.auth import middleware as auth_middleware
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import render
+from django.urls import reverse
+from django_ratelimit.core import is_ratelimited
+
+
+class ContentSecurityPolicyMiddleware:
+    """Adds settings.VREID_CSP to every response (VREID_CSP_ADMIN under the admin)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if "Content-Security-Policy" not in response:
+            admin = request.path.startswith(reverse("admin:index"))
+            response["Content-Security-Policy"] = settings.VREID_CSP_ADMIN if admin else settings.VREID_CSP
+        return response
+
+
+class LoginRequiredMiddleware(auth_middleware.LoginRequiredMiddleware):
+    """Django's (login everywhere unless a view is @login_not_required), except that anonymous
+    visitors of any page under the admin (django-rq's included) go to the admin's own login."""
+
+    def handle_no_permission(self, request, view_func):
+        if request.path.startswith(reverse("admin:index")):
+            return redirect_to_login(
+                request.get_full_path(), reverse("admin:login"), self.get_redirect_field_name(view_func)
+            )
+        return super().handle_no_permission(request, view_func)
+
+
+def _client_ip(request) -> str:
+    try:  # django-ratelimit's own notion of the client (honours RATELIMIT_IP_META_KEY)
+        from django_ratelimit.core import _get_ip
+
+        return _get_ip(request)
+    except ImportError:  # pragma: no cover
+        return request.META.get("REMOTE_ADDR", "")
+
+
+def _ip_and_username(group, request) -> str:
+    return f"{_client_ip(request)}|{request.POST.get('username', '').strip().lower()}"
+
+
+_login = auth_views.LoginView.as_view()
+
+
+@login_not_required
+def login_view(request, *args, **kwargs):
+    """Django's LoginView, answering 429 after too many POSTs per IP and username (or per IP)."""
+    if request.method == "POST":
+        # Both counters always count (increment=True), so spraying usernames also hits the IP cap.
+        per_user = is_ratelimited(request, group="login", key=_ip_and_username,
+                                  rate=settings.VREID_LOGIN_RATE, method="POST", increment=True)
+        per_ip = is_ratelimited(request, group="login-ip", key="ip",
+                                rate=settings.VREID_LOGIN_RATE_PER_IP, method="POST", increment=True)
+        if per_user or per_ip:
+            return render(request, "429.html", status=429)
+    return _login(request, *args, **kwargs)
