@@ -26,7 +26,10 @@ cleanup() {
   stop_started_redis
 }
 trap cleanup EXIT INT TERM
-"$PY" manage.py rqworker default &
+# The worker runs at a lower CPU priority (VREID_WORKER_NICE, default 10; 0 = same as the web) so
+# that pages and the job page's polling stay responsive while a search saturates the cores
+# (benchmarks/RESULTS_load.md); on an idle machine it still gets all the CPU.
+nice -n "${VREID_WORKER_NICE:-10}" "$PY" manage.py rqworker default &
 WORKER_PID=$!
 log "open http://127.0.0.1:8000/ (Ctrl+C stops the server, the worker and any Redis started here)"
 "$PY" manage.py runserver --noreload "${VREID_BIND:-127.0.0.1:8000}"

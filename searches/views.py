@@ -1,6 +1,8 @@
 """Search job pages: create, watch (htmx polling), control, results, exports, media."""
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
@@ -22,6 +24,7 @@ from searches.queueing import QueueUnavailable, enqueue
 from searches.staleness import fail_stale_jobs
 from searches.timeline import build_timeline
 from searches.uploads import JobFileAdder
+from vreid_site.upload_limits import UploadLimitMixin
 
 log = logging.getLogger(__name__)
 Status = SearchJob.Status
@@ -62,7 +65,7 @@ class JobSettingsMixin(LoginRequiredMixin):
         return {**super().get_form_kwargs(), "user": self.request.user, "default_threshold": default_threshold()}
 
 
-class JobCreateView(JobSettingsMixin, FormView):
+class JobCreateView(UploadLimitMixin, JobSettingsMixin, FormView):
     form_class = NewSearchForm
     template_name = "searches/job_form.html"
 
@@ -114,15 +117,33 @@ def progress_context(job) -> dict:
     }
 
 
+def _needs_recovery_check(job) -> bool:
+    """Whether fail_stale_jobs() could change anything for this job, judged from the row already
+    loaded (no query): its heartbeat is overdue, or it is queued (maybe lost from Redis)."""
+    if job.status == Status.QUEUED:
+        return True
+    cutoff = timezone.now() - timedelta(seconds=settings.VREID_HEARTBEAT_TIMEOUT_S)
+    if job.heartbeat_at is not None:
+        return job.heartbeat_at < cutoff
+    return job.status == Status.RUNNING and job.started_at is not None and job.started_at < cutoff
+
+
 class JobProgressView(OwnedMixin, DetailView):
-    """htmx fragment polled every second while the job is active; stops once it is finished."""
+    """htmx fragment polled every second while the job is active; stops once it is finished.
+
+    Hot path (every open job page, every second): session + user + job + files + hits and no
+    write while the job runs; the recovery sweep runs only when it could matter for this job.
+    """
 
     model = SearchJob
     template_name = "searches/_progress.html"
 
-    def get(self, request, *args, **kwargs):
-        fail_stale_jobs()
-        return super().get(request, *args, **kwargs)
+    def get_object(self, queryset=None):
+        job = super().get_object(queryset)
+        if _needs_recovery_check(job):
+            fail_stale_jobs()
+            job.refresh_from_db()
+        return job
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), **progress_context(self.object)}

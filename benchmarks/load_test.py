@@ -1,0 +1,481 @@
+"""Bounded load test of the web app on loopback: the job-progress fragment and the gallery page.
+
+    .venv/bin/python benchmarks/load_test.py                       # SQLite, 10k vehicles, all scenarios
+    .venv/bin/python benchmarks/load_test.py --postgres            # throwaway PostgreSQL database
+    .venv/bin/python benchmarks/load_test.py --rate 200 --duration 20 --scenarios idle,job,job-nice
+
+Everything is throwaway: a temp folder (SQLite file, MEDIA_ROOT, STATIC_ROOT), its own Redis
+database (--redis-db, flushed; default 13), optionally its own PostgreSQL database (dropped at the
+end). It seeds a user with N vehicles (manage.py seed_gallery) plus one real vehicle registered
+from bikes.mp4, serves the app with gunicorn (gthread, DEBUG off, static via whitenoise) and,
+per scenario:
+
+  idle      no worker: the job sits queued, the fragment renders its files
+  job       a real RQ worker (manage.py rqworker) runs a real search over copies of bikes.mp4
+            (stride 1, all N+1 vehicles) during the measurement, at normal CPU priority
+  job-nice  the same with the worker at `nice -n 10` (what scripts/start.sh does)
+
+and drives, from this process, a fixed-rate open-loop load with asyncio over keep-alive
+connections: request i is due at t0 + i/rate and its latency is measured from that due time (no
+coordinated omission: a stalled server makes the queued requests count as slow). First the
+progress endpoint at --rate for --duration, then the gallery page at --gallery-rate. Every loop
+has a request count and a time limit. Prints a Markdown table and writes JSON (--out).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+sys.path.insert(0, str(ROOT))
+
+
+# -- HTTP load generator (raw HTTP/1.1 over asyncio streams, keep-alive) -------------------------
+
+class Conn:
+    def __init__(self, reader, writer):
+        self.reader, self.writer = reader, writer
+
+    def close(self):
+        try:
+            self.writer.close()
+        except Exception:
+            pass
+
+
+async def _read_response(reader) -> tuple[int, bytes, bool]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            key, value = line.split(":", 1)
+            headers[key.strip().lower()] = value.strip()
+    if "content-length" in headers:
+        body = await reader.readexactly(int(headers["content-length"]))
+    elif headers.get("transfer-encoding", "").lower() == "chunked":
+        parts = []
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            chunk = await reader.readexactly(size + 2)
+            if size == 0:
+                break
+            parts.append(chunk[:-2])
+        body = b"".join(parts)
+    elif status in (204, 304):
+        body = b""
+    else:
+        body = await reader.read()
+        return status, body, False
+    keep = headers.get("connection", "").lower() != "close"
+    return status, body, keep
+
+
+async def drive(host: str, port: int, paths: list[str], cookie: str, rate: float, duration: float,
+                expect: bytes, max_conns: int = 128, timeout_s: float = 10.0) -> dict:
+    """Open-loop fixed-rate GETs; latency from each request's scheduled time."""
+    loop = asyncio.get_running_loop()
+    total = int(rate * duration)
+    idle: asyncio.Queue = asyncio.Queue()
+    state = {"open": 0, "opened": 0}
+    latencies, service, statuses, errors = [], [], {}, {}
+    unexpected = 0
+    t0 = loop.time() + 0.5
+
+    async def get_conn():
+        try:
+            return idle.get_nowait()
+        except asyncio.QueueEmpty:
+            pass
+        if state["open"] < max_conns:
+            state["open"] += 1
+            state["opened"] += 1
+            try:
+                reader, writer = await asyncio.open_connection(host, port)
+            except Exception:
+                state["open"] -= 1
+                raise
+            return Conn(reader, writer)
+        return await idle.get()  # all busy: wait (the wait counts in the latency)
+
+    async def one(i: int):
+        nonlocal unexpected
+        due = t0 + i / rate
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        path = paths[i % len(paths)]
+        conn = None
+        try:
+            async with asyncio.timeout(timeout_s):
+                conn = await get_conn()
+                sent = loop.time()
+                conn.writer.write(
+                    f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nCookie: {cookie}\r\n"
+                    "HX-Request: true\r\nAccept: text/html\r\n\r\n".encode()
+                )
+                status, body, keep = await _read_response(conn.reader)
+            done = loop.time()
+            latencies.append(done - due)
+            service.append(done - sent)
+            statuses[status] = statuses.get(status, 0) + 1
+            if status != 200 or expect not in body:
+                unexpected += 1
+            if keep:
+                idle.put_nowait(conn)
+            else:
+                conn.close()
+                state["open"] -= 1
+        except Exception as exc:  # timeout, reset, ...
+            name = type(exc).__name__
+            errors[name] = errors.get(name, 0) + 1
+            if conn is not None:
+                conn.close()
+                state["open"] -= 1
+
+    tasks = [asyncio.create_task(one(i)) for i in range(total)]
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(asyncio.gather(*tasks), duration + timeout_s + 5)
+    except asyncio.TimeoutError:
+        pass
+    wall = time.monotonic() - started - 0.5
+    for task in tasks:
+        task.cancel()
+    while not idle.empty():
+        idle.get_nowait().close()
+    return _summary(total, latencies, service, statuses, errors, unexpected, wall, rate, state["opened"])
+
+
+def _pct(sorted_values, q):
+    if not sorted_values:
+        return None
+    index = min(len(sorted_values) - 1, max(0, int(round(q / 100 * len(sorted_values) + 0.5)) - 1))
+    return round(1000 * sorted_values[index], 1)
+
+
+def _summary(total, latencies, service, statuses, errors, unexpected, wall, rate, opened) -> dict:
+    lat, svc = sorted(latencies), sorted(service)
+    ok = sum(n for s, n in statuses.items() if s == 200)
+    return {
+        "target_rps": rate, "scheduled": total, "completed": len(lat), "ok": ok,
+        "achieved_rps": round(len(lat) / wall, 1) if wall > 0 else None,
+        "p50_ms": _pct(lat, 50), "p95_ms": _pct(lat, 95), "p99_ms": _pct(lat, 99), "max_ms": _pct(lat, 100),
+        "service_p50_ms": _pct(svc, 50), "service_p99_ms": _pct(svc, 99),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "errors": errors, "unexpected_body": unexpected, "connections_opened": opened,
+    }
+
+
+# -- throwaway environment ------------------------------------------------------------------------
+
+def setup_env(args, tmp: Path) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "vreid_site.settings",
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "DEBUG": "0",
+        "VREID_VAR_DIR": str(tmp),
+        "MEDIA_ROOT": str(tmp / "media"),
+        "STATIC_ROOT": str(tmp / "static"),
+        "REDIS_URL": f"redis://127.0.0.1:6379/{args.redis_db}",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": args.database_url or f"sqlite:///{tmp / 'db.sqlite3'}",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def create_postgres_db(name: str) -> str:
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgres://postgres@127.0.0.1:5432/{name}"
+
+
+def drop_postgres_db(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def manage(env, *argv, timeout=600):
+    subprocess.run([PY, "manage.py", *argv], cwd=ROOT, env=env, check=True, timeout=timeout)
+
+
+def real_vehicle(user):
+    """Register the parked car of bikes.mp4 frame 160 with the real engine, so the job has hits."""
+    import cv2
+
+    from gallery.engine_cache import embedder_name, get_engine
+    from gallery.models import Vehicle, VehiclePhoto
+    from tests.media import bikes_mp4
+    from django.core.files.base import ContentFile
+
+    capture = cv2.VideoCapture(str(bikes_mp4()))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 160)
+    ok, frame = capture.read()
+    capture.release()
+    engine = get_engine("cpu")
+    dets = [d for d in engine.detect(frame) if (d.box[0] + d.box[2]) / 2 > 400] or engine.detect(frame)
+    box = tuple(int(v) for v in dets[0].box)
+    vehicle = Vehicle.objects.create(owner=user, label="AAA real car")
+    photo = VehiclePhoto(vehicle=vehicle, box=list(box))
+    photo.set_vector(engine.embed_box(frame, box), embedder_name(engine))
+    jpeg = cv2.imencode(".jpg", frame)[1].tobytes()
+    photo.image.save("street.jpg", ContentFile(jpeg), save=False)
+    x1, y1, x2, y2 = box
+    photo.crop.save("crop.jpg", ContentFile(cv2.imencode(".jpg", frame[y1:y2, x1:x2])[1].tobytes()), save=False)
+    photo.save()
+    return vehicle
+
+
+def make_job(user, copies: int, source=None):
+    from django.core.files import File
+
+    from searches.models import SearchFile, SearchJob
+    from tests.media import bikes_mp4
+
+    job = SearchJob.objects.create(owner=user, name=f"load test ({copies} x bikes.mp4)", frame_stride=1)
+    for position in range(copies):
+        row = SearchFile(job=job, position=position, original_name=f"bikes-{position}.mp4", kind="video")
+        if source is not None:
+            row.file.name = source.files.get(position=position).file.name
+            row.save()
+        else:
+            with open(bikes_mp4(), "rb") as fh:
+                row.file.save(f"bikes-{position}.mp4", File(fh), save=True)
+    return job
+
+
+def session_cookie(user) -> str:
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    store = SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.create()
+    return f"{settings.SESSION_COOKIE_NAME}={store.session_key}"
+
+
+def wait_for(predicate, limit_s: float, step: float = 0.25, what: str = "condition"):
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise TimeoutError(f"timed out after {limit_s:.0f} s waiting for {what}")
+
+
+def http_ok(port: int) -> bool:
+    import http.client
+
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", "/accounts/login/")
+        ok = conn.getresponse().status == 200
+        conn.close()
+        return ok
+    except OSError:
+        return False
+
+
+def stop(proc, grace_s: float = 20.0):
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+# -- scenarios ------------------------------------------------------------------------------------
+
+def run_scenario(name, args, env, user, cookie, base_job, tmp) -> dict:
+    from searches.models import SearchFile, SearchJob
+    from searches.queueing import enqueue
+
+    worker = None
+    nice = {"idle": None, "job": 0, "job-nice": 10}[name]
+    job = base_job if nice is None else make_job(user, args.copies, source=base_job)
+    result = {"scenario": name, "worker_nice": nice, "job_id": job.pk}
+    try:
+        if nice is not None:
+            cmd = [PY, "manage.py", "rqworker", "default", "--burst"]
+            if nice:
+                cmd = ["nice", "-n", str(nice), *cmd]
+            log = open(tmp / f"worker-{name}.log", "wb")
+            worker = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            enqueue(job)
+            wait_for(lambda: SearchFile.objects.filter(job=job, frames_done__gt=0).exists(), 180,
+                     what="the worker to start processing frames")
+            time.sleep(2)  # past the first frames' warm-up
+        progress_path = f"/searches/{job.pk}/progress/"
+        gallery_paths = ["/gallery/", f"/gallery/?page={args.vehicles // 96 or 1}",
+                         f"/gallery/?page={args.vehicles // 48 or 1}"]
+        # Warm-up (discarded): every gunicorn worker/thread imports lazily, connects, compiles templates.
+        asyncio.run(drive("127.0.0.1", args.port, [progress_path, *gallery_paths], cookie, 20, 2, b""))
+        frames_before = _frames(job)
+        t_start = time.monotonic()
+        result["progress"] = asyncio.run(drive(
+            "127.0.0.1", args.port, [progress_path], cookie, args.rate, args.duration, b'id="job-progress"'
+        ))
+        result["gallery"] = asyncio.run(drive(
+            "127.0.0.1", args.port, gallery_paths, cookie, args.gallery_rate, args.gallery_duration, b"Your vehicles",
+        ))
+        elapsed = time.monotonic() - t_start
+        job.refresh_from_db()
+        result["job_status_after"] = job.status
+        result["job_hits"] = job.hits.count()
+        if nice is not None:
+            result["worker_fps_during_load"] = round((_frames(job) - frames_before) / elapsed, 1)
+            if job.status != SearchJob.Status.RUNNING:
+                result["warning"] = f"job was {job.status} at the end of the measurement"
+    finally:
+        if worker is not None:
+            SearchJob.objects.filter(pk=job.pk, status__in=["queued", "running"]).update(status="cancelled")
+            try:
+                worker.wait(30)  # the runner sees the cancel within a second; --burst then exits
+            except subprocess.TimeoutExpired:
+                stop(worker)
+    return result
+
+
+def _frames(job) -> int:
+    from django.db.models import Sum
+
+    return job.files.aggregate(n=Sum("frames_done"))["n"] or 0
+
+
+def markdown(results, args) -> str:
+    rows = ["| scenario | endpoint | target req/s | achieved req/s | p50 ms | p95 ms | p99 ms | max ms | non-200 / errors | worker frames/s |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        for key, label in (("progress", "progress fragment"), ("gallery", "gallery page (48/page)")):
+            m = r[key]
+            bad = m["scheduled"] - m["ok"] + m["unexpected_body"]
+            rows.append(
+                f"| {r['scenario']} | {label} | {m['target_rps']:g} | {m['achieved_rps']} | {m['p50_ms']} | "
+                f"{m['p95_ms']} | {m['p99_ms']} | {m['max_ms']} | {bad} {m['errors'] or ''} | "
+                f"{r.get('worker_fps_during_load', '–')} |"
+            )
+    return "\n".join(rows)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--vehicles", type=int, default=10000)
+    parser.add_argument("--rate", type=float, default=200.0, help="progress requests per second")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per progress run (<= 120)")
+    parser.add_argument("--gallery-rate", type=float, default=20.0)
+    parser.add_argument("--gallery-duration", type=float, default=15.0)
+    parser.add_argument("--scenarios", default="idle,job,job-nice")
+    parser.add_argument("--copies", type=int, default=12, help="bikes.mp4 copies in the job (250 frames each)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--redis-db", type=int, default=13)
+    parser.add_argument("--database-url", default="", help="default: a SQLite file in the temp folder")
+    parser.add_argument("--postgres", action="store_true", help="create (and drop) a throwaway PostgreSQL db")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "load_test.json"))
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    args = parser.parse_args(argv)
+    if args.redis_db in (0, 15) or not (0 < args.rate <= 2000) or not (0 < args.duration <= 120) \
+            or not (0 < args.gallery_rate <= 500) or not (0 < args.gallery_duration <= 120):
+        parser.error("redis db 0/15 belong to the app and the tests; rates/durations must be bounded")
+
+    tmp = Path(tempfile.mkdtemp(prefix="vreid-load-"))
+    pg_name = f"vreid_load_{os.getpid()}" if args.postgres else ""
+    if pg_name:
+        args.database_url = create_postgres_db(pg_name)
+    env = setup_env(args, tmp)
+    os.environ.update(env)
+    server = None
+    try:
+        import redis
+
+        redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+        t = time.monotonic()
+        manage(env, "migrate", "--noinput", "-v", "0")
+        manage(env, "seed_gallery", "--vehicles", str(args.vehicles), "--user", "loadtest")
+        seed_s = time.monotonic() - t
+        import django
+
+        django.setup()
+        from django.contrib.auth import get_user_model
+
+        user = get_user_model().objects.get(username="loadtest")
+        real_vehicle(user)
+        base_job = make_job(user, args.copies)
+        cookie = session_cookie(user)
+        server_log = open(tmp / "gunicorn.log", "wb")
+        server = subprocess.Popen(
+            [PY, "-m", "gunicorn", "vreid_site.wsgi:application", "--bind", f"127.0.0.1:{args.port}",
+             "--workers", str(args.workers), "--worker-class", "gthread", "--threads", str(args.threads),
+             "--backlog", "512", "--log-level", "warning"],
+            cwd=ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT,
+        )
+        def up():
+            if server.poll() is not None:
+                raise RuntimeError(f"gunicorn exited; see {tmp / 'gunicorn.log'} (--keep keeps it)")
+            return http_ok(args.port)
+
+        wait_for(up, 60, what="gunicorn")
+        results = []
+        for name in [s.strip() for s in args.scenarios.split(",") if s.strip()]:
+            print(f"[load] scenario {name} ...", flush=True)
+            results.append(run_scenario(name, args, env, user, cookie, base_job, tmp))
+            print(json.dumps(results[-1], indent=1), flush=True)
+        report = {
+            "load_average_after": os.getloadavg(),
+            "machine": f"{platform.node()} · {os.cpu_count()} CPUs · {platform.processor() or platform.machine()} · "
+                       f"Python {platform.python_version()}",
+            "database": env["DATABASE_URL"].split(":")[0], "vehicles": args.vehicles + 1,
+            "seed_s": round(seed_s, 1),
+            "server": f"gunicorn gthread {args.workers} workers x {args.threads} threads, DEBUG=0",
+            "results": results,
+        }
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=1))
+        print(f"\n{report['machine']}\n{report['server']}; {report['database']}; {report['vehicles']} vehicles "
+              f"(seeded in {report['seed_s']} s)\n")
+        print(markdown(results, args))
+        return 0
+    except BaseException:
+        args.keep = True  # keep the logs of a failed run
+        raise
+    finally:
+        stop(server)
+        if pg_name:
+            from django.db import connections
+
+            connections.close_all()
+            drop_postgres_db(pg_name)
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"kept {tmp}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
