@@ -16,6 +16,7 @@ from django.core.files.storage import default_storage
 from engine import api
 from gallery.engine_cache import embedder_name
 from gallery.models import VehiclePhoto
+from gallery.storage_files import local_path
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,8 @@ def refresh_stale_embeddings(user, engine) -> int:
     count = 0
     for photo in stale:
         try:
-            with photo.image.open("rb") as fh:
-                data = np.frombuffer(fh.read(), dtype=np.uint8)
-            import cv2  # engine dependency, only needed here to decode the stored photo
-
-            bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+            with local_path(photo.image) as path:
+                bgr = api.read_image(path)
             photo.set_vector(engine.embed_box(bgr, tuple(photo.box)), name)
             photo.save(update_fields=["embedding", "dim", "embedder"])
             count += 1
@@ -112,7 +110,7 @@ def user_gallery(user, engine) -> "api.Gallery":
     if default_storage.exists(name):
         try:
             return _load_stored(name)
-        except api.EngineError as exc:
+        except (api.EngineError, OSError) as exc:  # OSError: another worker replaced it meanwhile
             log.warning("stored index %s unreadable (%s); rebuilding", name, exc)
             default_storage.delete(name)
     gallery = _build(rows, engine.embedder.dim)
