@@ -150,6 +150,11 @@ def recover_all() -> dict:
     return done
 
 
+def lost_job_check_due() -> bool:
+    """Whether this web process should look for queued jobs lost from Redis now (no query)."""
+    return time.monotonic() - _last_reconcile >= RECONCILE_EVERY_S
+
+
 def fail_stale_jobs() -> int:
     """Page views: recover dead running jobs and clear leftover heartbeats (two indexed reads
     when there is nothing to do), and now and then look for queued jobs lost from Redis. Returns how many running jobs it recovered.

@@ -21,7 +21,7 @@ from searches import export
 from searches.forms import NewSearchForm, SearchSettingsForm
 from searches.models import Hit, SearchFile, SearchJob
 from searches.queueing import QueueUnavailable, enqueue
-from searches.staleness import fail_stale_jobs
+from searches.staleness import QUEUED_GRACE_S, fail_stale_jobs, lost_job_check_due
 from searches.timeline import build_timeline
 from searches.uploads import JobFileAdder
 from vreid_site.upload_limits import UploadLimitMixin
@@ -119,10 +119,13 @@ def progress_context(job) -> dict:
 
 def _needs_recovery_check(job) -> bool:
     """Whether fail_stale_jobs() could change anything for this job, judged from the row already
-    loaded (no query): its heartbeat is overdue, or it is queued (maybe lost from Redis)."""
+    loaded (no query): its heartbeat is overdue, or it is queued past the grace period and this
+    process's periodic check for jobs lost from Redis is due."""
+    now = timezone.now()
     if job.status == Status.QUEUED:
-        return True
-    cutoff = timezone.now() - timedelta(seconds=settings.VREID_HEARTBEAT_TIMEOUT_S)
+        queued_long = job.queued_at is None or job.queued_at < now - timedelta(seconds=QUEUED_GRACE_S)
+        return queued_long and lost_job_check_due()
+    cutoff = now - timedelta(seconds=settings.VREID_HEARTBEAT_TIMEOUT_S)
     if job.heartbeat_at is not None:
         return job.heartbeat_at < cutoff
     return job.status == Status.RUNNING and job.started_at is not None and job.started_at < cutoff
