@@ -1,6 +1,6 @@
 """Top-down cars: recall and precision of the COCO detector, motion proposals, and both.
 
-    .venv/bin/python benchmarks/bench_topdown.py [--skip 20] [--out benchmarks/RESULTS_topdown.md]
+    .venv/bin/python benchmarks/bench_topdown.py [--skip 20] [--out benchmarks/out/topdown.md]
 
 Runs on the synthetic clip tests/fixtures/topdown.mp4 (scripts/make_topdown_clip.py) with
 its exact labels. A prediction is a true positive when it matches a car at IoU >= 0.5 in a
@@ -126,7 +126,7 @@ def row(name: str, per_frame: dict, labels, seconds: float, n_frames: int) -> st
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip", type=int, default=20, help="warm-up frames left out (all methods)")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/RESULTS_topdown.md")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/out/topdown.md")
     args = ap.parse_args()
     frames, labels = load_clip(), load_labels()
     n = len(frames) - args.skip

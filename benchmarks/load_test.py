@@ -14,6 +14,7 @@ per scenario:
   job       a real RQ worker (manage.py rqworker) runs a real search over copies of bikes.mp4
             (stride 1, all N+1 vehicles) during the measurement, at normal CPU priority
   job-nice  the same with the worker at `nice -n 10` (what scripts/start.sh does)
+  job-nice-1thread  the same, and onnxruntime limited to one thread (VREID_ENGINE_THREADS=1)
 
 and drives, from this process, a fixed-rate open-loop load with asyncio over keep-alive
 connections: request i is due at t0 + i/rate and its latency is measured from that due time (no
@@ -311,12 +312,16 @@ def stop(proc, grace_s: float = 20.0):
 
 # -- scenarios ------------------------------------------------------------------------------------
 
+# name: (worker nice level or None for no worker, onnxruntime threads per model; 0 = all cores)
+SCENARIOS = {"idle": (None, 0), "job": (0, 0), "job-nice": (10, 0), "job-nice-1thread": (10, 1)}
+
+
 def run_scenario(name, args, env, user, cookie, base_job, tmp) -> dict:
     from searches.models import SearchFile, SearchJob
     from searches.queueing import enqueue
 
     worker = None
-    nice = {"idle": None, "job": 0, "job-nice": 10}[name]
+    nice, threads = SCENARIOS[name]
     job = base_job if nice is None else make_job(user, args.copies, source=base_job)
     result = {"scenario": name, "worker_nice": nice, "job_id": job.pk}
     try:
@@ -325,7 +330,8 @@ def run_scenario(name, args, env, user, cookie, base_job, tmp) -> dict:
             if nice:
                 cmd = ["nice", "-n", str(nice), *cmd]
             log = open(tmp / f"worker-{name}.log", "wb")
-            worker = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            worker_env = {**env, "VREID_ENGINE_THREADS": str(threads)}
+            worker = subprocess.Popen(cmd, cwd=ROOT, env=worker_env, stdout=log, stderr=subprocess.STDOUT)
             enqueue(job)
             wait_for(lambda: SearchFile.objects.filter(job=job, frames_done__gt=0).exists(), 180,
                      what="the worker to start processing frames")

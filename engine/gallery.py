@@ -21,7 +21,7 @@ over an HNSW32 coarse quantizer -- "IVF{nlist}_HNSW32,SQfp16" -- with nlist ~ 4 
   39-per-list sample, seconds instead of minutes for 4096 lists at 1280-d.
 
 Single queries run on one thread (Faiss parallelises IVF over queries). Measured numbers:
-benchmarks/RESULTS_gallery.md.
+benchmarks/RESULTS.md.
 """
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def ivf_params(n: int) -> tuple[int, int]:
     1M vectors -> 4096 lists of ~244. nprobe scans 1/64 of the lists (at least 32): a 1M-vector
     query scans ~16k vectors (p50 ~2.8 ms at 1280-d fp16 on 2 cores). Half that already reaches
     recall@10 0.98 on the benchmark's clustered data, but data with less cluster structure
-    needed 32 lists at 100k for 0.94 (benchmarks/RESULTS_gallery.md); tune `Gallery.nprobe`.
+    needed 32 lists at 100k for 0.94 (benchmarks/RESULTS.md); tune `Gallery.nprobe`.
     """
     nlist = 2 ** round(math.log2(max(4.0 * math.sqrt(max(n, 1)), 1.0)))
     nlist = max(1, min(nlist, n // 39))

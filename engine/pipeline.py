@@ -37,6 +37,7 @@ class EngineConfig:
     device: str = "cpu"  # "cpu" or "cuda" (falls back to CPU with a warning)
     classes: tuple[str, ...] = VEHICLE_CLASSES
     min_score: float = 0.35
+    threads: Optional[int] = None  # onnxruntime threads per model; None = all cores
     detector_options: dict = field(default_factory=dict, hash=False)  # ModelSpec overrides
     embedder_options: dict = field(default_factory=dict, hash=False)
 
@@ -67,9 +68,9 @@ class Engine:
         # The detector keeps weak boxes too; only the tracker may use those (see detect()).
         self.detector = load_detector(
             det_spec, device=self.config.device, classes=self.config.classes,
-            min_score=min(self.config.min_score, TRACK_LOW_SCORE),
+            min_score=min(self.config.min_score, TRACK_LOW_SCORE), threads=self.config.threads,
         )
-        self.embedder = Embedder(emb_spec, device=self.config.device)
+        self.embedder = Embedder(emb_spec, device=self.config.device, threads=self.config.threads)
 
     @property
     def threshold(self) -> float:

@@ -3,6 +3,7 @@ onnxruntime's errors into ModelError messages that name the file."""
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from pathlib import Path
 from typing import Optional
@@ -48,6 +49,9 @@ def create_session(path: Path | str, device: str = "cpu",
     opts.log_severity_level = 3  # errors only: CUDA fallback is reported by us, once
     if threads:
         opts.intra_op_num_threads = int(threads)
+    # Idle worker threads spin by default, burning CPU that a web server on the same machine
+    # needs; VREID_ORT_SPIN=1 turns spinning back on for dedicated inference machines.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", os.environ.get("VREID_ORT_SPIN", "0"))
     try:
         session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
     except Exception as exc:  # onnxruntime raises its own untyped exceptions

@@ -12,16 +12,18 @@ DEVICES = ("cpu", "cuda")
 
 
 @lru_cache(maxsize=4)
-def _load(device: str, detector: str, embedder: str, min_score: float) -> "api.Engine":
+def _load(device: str, detector: str, embedder: str, min_score: float, threads: int) -> "api.Engine":
     models = {key: value for key, value in (("detector", detector), ("embedder", embedder)) if value}
-    return api.Engine(api.EngineConfig(device=device, min_score=min_score, **models))
+    config = api.EngineConfig(device=device, min_score=min_score, threads=threads or None, **models)
+    return api.Engine(config)
 
 
 def get_engine(device: str | None = None) -> "api.Engine":
     device = device or settings.VREID_DEFAULT_DEVICE
     if device not in DEVICES:
         raise ValueError(f"unknown device {device!r}")
-    return _load(device, settings.VREID_DETECTOR, settings.VREID_EMBEDDER, settings.VREID_MIN_SCORE)
+    return _load(device, settings.VREID_DETECTOR, settings.VREID_EMBEDDER, settings.VREID_MIN_SCORE,
+                 settings.VREID_ENGINE_THREADS)
 
 
 def embedder_name(engine) -> str:

@@ -29,7 +29,9 @@ trap cleanup EXIT INT TERM
 # The worker runs at a lower CPU priority (VREID_WORKER_NICE, default 10; 0 = same as the web) so
 # that pages and the job page's polling stay responsive while a search saturates the cores
 # (benchmarks/RESULTS_load.md); on an idle machine it still gets all the CPU.
-nice -n "${VREID_WORKER_NICE:-10}" "$PY" manage.py rqworker default &
+# Web and worker share this machine: the worker yields CPU (nice) and uses one inference thread
+# per model, which keeps page latency low (benchmarks/RESULTS.md, web load).
+VREID_ENGINE_THREADS="${VREID_ENGINE_THREADS:-1}" nice -n "${VREID_WORKER_NICE:-10}" "$PY" manage.py rqworker default &
 WORKER_PID=$!
 log "open http://127.0.0.1:8000/ (Ctrl+C stops the server, the worker and any Redis started here)"
 "$PY" manage.py runserver --noreload "${VREID_BIND:-127.0.0.1:8000}"

@@ -195,6 +195,9 @@ VREID_DEFAULT_DEVICE = os.environ.get("VREID_DEFAULT_DEVICE", "cpu")
 VREID_DETECTOR = os.environ.get("VREID_DETECTOR", "")
 VREID_EMBEDDER = os.environ.get("VREID_EMBEDDER", "")
 VREID_MIN_SCORE = float(os.environ.get("VREID_MIN_SCORE", "0.35"))
+# onnxruntime threads per model in a worker (0 = all cores). On a machine that also serves the
+# web app, 1 leaves a core to the web server.
+VREID_ENGINE_THREADS = int(os.environ.get("VREID_ENGINE_THREADS", "0"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
