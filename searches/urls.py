@@ -8,6 +8,7 @@ urlpatterns = [
     path("new/", views.JobCreateView.as_view(), name="create"),
     path("<int:pk>/", views.JobDetailView.as_view(), name="detail"),
     path("<int:pk>/progress/", views.JobProgressView.as_view(), name="progress"),
+    path("<int:pk>/timeline/", views.JobTimelineView.as_view(), name="timeline"),
     path("<int:pk>/rerun/", views.JobRerunView.as_view(), name="rerun"),
     path("<int:pk>/<str:action>/", views.JobActionView.as_view(), name="action"),
     path("<int:pk>/hits.csv", views.export_csv, name="export_csv"),

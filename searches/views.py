@@ -103,18 +103,17 @@ class JobDetailView(OwnedMixin, DetailView):
         return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), **progress_context(self.object)}
+        return {**super().get_context_data(**kwargs), **progress_context(self.object),
+                **timeline_context(self.object), "vehicles_searched": self.object.vehicles.all()}
 
 
 def progress_context(job) -> dict:
+    return {"job": job, "files": job.files.all(), "hit_count": job.hits.count()}
+
+
+def timeline_context(job) -> dict:
     hits = list(job.hits.select_related("vehicle", "file"))
-    return {
-        "job": job,
-        "files": job.files.all(),
-        "timeline": build_timeline(hits),
-        "hit_count": len(hits),
-        "vehicles_searched": job.vehicles.all(),
-    }
+    return {"job": job, "timeline": build_timeline(hits), "hit_count": len(hits)}
 
 
 def _needs_recovery_check(job) -> bool:
@@ -134,8 +133,10 @@ def _needs_recovery_check(job) -> bool:
 class JobProgressView(OwnedMixin, DetailView):
     """htmx fragment polled every second while the job is active; stops once it is finished.
 
-    Hot path (every open job page, every second): session + user + job + files + hits and no
-    write while the job runs; the recovery sweep runs only when it could matter for this job.
+    Hot path (every open job page, every second): session + user + job + files + hit count and
+    no write while the job runs; the recovery sweep runs only when it could matter for this job.
+    The hits timeline is a separate fragment, fetched again only when the hit count the page
+    last saw (sent back as `hits`) has changed.
     """
 
     model = SearchJob
@@ -150,6 +151,22 @@ class JobProgressView(OwnedMixin, DetailView):
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), **progress_context(self.object)}
+
+    def render_to_response(self, context, **kwargs):
+        response = super().render_to_response(context, **kwargs)
+        if self.request.GET.get("hits", str(context["hit_count"])) != str(context["hit_count"]):
+            response["HX-Trigger"] = "hits-changed"
+        return response
+
+
+class JobTimelineView(OwnedMixin, DetailView):
+    """htmx fragment: the hits of a job per vehicle and file."""
+
+    model = SearchJob
+    template_name = "searches/_timeline.html"
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), **timeline_context(self.object)}
 
 
 class JobActionView(LoginRequiredMixin, View):

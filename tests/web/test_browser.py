@@ -76,6 +76,9 @@ def test_login_register_search_and_see_the_hit(live_server, page, user, car_fram
     run_worker()  # the browser keeps polling the live server meanwhile
     page.wait_for_selector("#job-status:has-text('Done')")
     bar = page.wait_for_selector(".timeline .bar")
+    # The best-frame thumbnail really displays (served, decoded, allowed by the CSP).
+    page.wait_for_function("() => [...document.querySelectorAll('.hit-card img')]"
+                           ".some(img => img.complete && img.naturalWidth > 0)", timeout=10_000)
     page.screenshot(path=str(ARTIFACTS / "job.png"), full_page=True)
     assert "Browser car" in page.inner_text(".timeline")
     assert SearchJob.objects.get().hits.exists()

@@ -43,6 +43,7 @@ def test_other_users_objects_and_media_answer_404(alice, bobs_things):
         reverse("gallery:photo_file", args=[photo.pk, "crop"]),
         reverse("searches:detail", args=[job.pk]),
         reverse("searches:progress", args=[job.pk]),
+        reverse("searches:timeline", args=[job.pk]),
         reverse("searches:rerun", args=[job.pk]),
         reverse("searches:export_csv", args=[job.pk]),
         reverse("searches:export_json", args=[job.pk]),

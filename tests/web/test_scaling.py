@@ -66,12 +66,22 @@ def _running_job(user, files=5, hits=20):
 def test_progress_fragment_query_count_does_not_grow_with_hits(alice, user, django_assert_max_num_queries):
     job = _running_job(user)
     url = reverse("searches:progress", args=[job.pk])
-    # session (cache or DB), user, job, hits (with vehicle and file), files; no writes while alive
+    # session (cache or DB), user, job, hit count, files; no writes while alive
     with django_assert_max_num_queries(5):
-        response = alice.get(url, HTTP_HX_REQUEST="true")
+        response = alice.get(url, {"hits": "20"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     html = response.content.decode()
-    assert "Hits (20)" in html and 'hx-trigger="every 1s"' in html
+    assert 'hx-trigger="every 1s"' in html and '{"hits": "20"}' in html
+    assert "HX-Trigger" not in response  # the page already shows these 20 hits
+
+
+def test_a_new_hit_makes_the_page_fetch_the_timeline_once(alice, user, django_assert_max_num_queries):
+    job = _running_job(user)
+    progress = alice.get(reverse("searches:progress", args=[job.pk]), {"hits": "19"})
+    assert progress["HX-Trigger"] == "hits-changed"
+    with django_assert_max_num_queries(5):  # session, user, job, hits with vehicle and file
+        timeline = alice.get(reverse("searches:timeline", args=[job.pk])).content.decode()
+    assert "Hits (20)" in timeline and 'hx-trigger="hits-changed from:body"' in timeline
 
 
 def test_progress_fragment_still_recovers_a_job_whose_worker_died(alice, user, settings, queue):

@@ -47,7 +47,8 @@ def test_video_search_finds_the_registered_car(alice, street_car, bikes, queue, 
 
     fragment = alice.get(reverse("searches:progress", args=[job.pk])).content.decode()
     assert "every 1s" not in fragment  # polling stops once finished
-    assert 'class="bar"' in fragment and "Silver car" in fragment
+    timeline = alice.get(reverse("searches:timeline", args=[job.pk])).content.decode()
+    assert 'class="bar"' in timeline and "Silver car" in timeline
     hit_page = alice.get(best.get_absolute_url()).content.decode()
     assert f"#t={best.start_s:.2f}" in hit_page and "<video" in hit_page
     assert alice.get(reverse("gallery:list")).content.decode().count(f"{len(hits)} hit") == 1

@@ -84,7 +84,7 @@ def things(other_user):
         "gallery:pick": "pending", "gallery:pick_box": "pending", "gallery:pending_file": "pending",
         "gallery:vehicle": "vehicle", "gallery:vehicle_edit": "vehicle", "gallery:vehicle_delete": "vehicle",
         "gallery:photo_delete": "photo", "gallery:photo_file": "photo",
-        "searches:detail": "job", "searches:progress": "job", "searches:rerun": "job", "searches:action": "job",
+        "searches:detail": "job", "searches:progress": "job", "searches:timeline": "job", "searches:rerun": "job", "searches:action": "job",
         "searches:export_csv": "job", "searches:export_json": "job", "searches:hit": "job_hit",
         "searches:file": "file", "searches:hit_thumbnail": "hit",
     }
