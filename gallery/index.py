@@ -25,8 +25,11 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)[:60] or "embedder"
 
 
-def refresh_stale_embeddings(user, engine) -> int:
-    """Re-embed the user's photos that were embedded by another model; returns how many."""
+def refresh_stale_embeddings(user, engine, keep_alive=lambda: None) -> int:
+    """Re-embed the user's photos that were embedded by another model; returns how many.
+
+    `keep_alive` is called after each photo: a worker uses it to keep its heartbeat fresh, so a
+    long re-embedding after a model change is not taken for a dead worker."""
     name = embedder_name(engine)
     stale = VehiclePhoto.objects.filter(vehicle__owner=user).exclude(embedder=name, dim=engine.embedder.dim)
     count = 0
@@ -37,6 +40,7 @@ def refresh_stale_embeddings(user, engine) -> int:
             photo.set_vector(engine.embed_box(bgr, tuple(photo.box)), name)
             photo.save(update_fields=["embedding", "dim", "embedder"])
             count += 1
+            keep_alive()
         except Exception:  # a missing file must not stop the search; the photo is left out
             log.exception("could not re-embed photo %s", photo.pk)
     return count
@@ -102,9 +106,9 @@ def _store(gallery, name: str) -> None:
             default_storage.delete(f"{folder}/{old}")
 
 
-def user_gallery(user, engine) -> "api.Gallery":
+def user_gallery(user, engine, keep_alive=lambda: None) -> "api.Gallery":
     """The user's whole gallery (ids are Vehicle pks), loaded from storage or rebuilt."""
-    refresh_stale_embeddings(user, engine)
+    refresh_stale_embeddings(user, engine, keep_alive)
     rows = _photo_rows(user, engine)
     name = index_name(user, engine, rows)
     if default_storage.exists(name):
@@ -119,9 +123,9 @@ def user_gallery(user, engine) -> "api.Gallery":
     return gallery
 
 
-def job_gallery(user, engine, vehicle_ids=None) -> "api.Gallery":
+def job_gallery(user, engine, vehicle_ids=None, keep_alive=lambda: None) -> "api.Gallery":
     """The gallery restricted to the chosen vehicles (None or empty = all of the user's)."""
-    gallery = user_gallery(user, engine)
+    gallery = user_gallery(user, engine, keep_alive)
     if vehicle_ids:
         indexed = VehiclePhoto.objects.filter(vehicle__owner=user).values_list("vehicle_id", flat=True)
         others = set(indexed) - set(vehicle_ids)

@@ -1,5 +1,6 @@
 """RQ entry point: `searches.tasks.run_search_job(job_id)` on queue "default"."""
 import logging
+import time
 
 from django.utils import timezone
 from rq import get_current_job
@@ -41,7 +42,8 @@ def _run(job_id: int, rq_job_id: str) -> str:
     job = SearchJob.objects.select_related("owner").get(pk=job_id)
     try:
         engine = get_engine(job.device)
-        gallery = job_gallery(job.owner, engine, list(job.vehicles.values_list("pk", flat=True)))
+        gallery = job_gallery(job.owner, engine, list(job.vehicles.values_list("pk", flat=True)),
+                              keep_alive=_heartbeat_every(job_id, rq_job_id, seconds=10.0))
         if len(gallery) == 0:
             raise api.GalleryError("There are no registered vehicles to look for: register one first.")
         JobRunner(job, rq_job_id, engine, gallery).run()
@@ -53,6 +55,19 @@ def _run(job_id: int, rq_job_id: str) -> str:
         log.exception("search job %s failed", job_id)
         _fail(job_id, rq_job_id, "Internal error while running the search (see the worker log).")
     return SearchJob.objects.values_list("status", flat=True).get(pk=job_id)
+
+
+def _heartbeat_every(job_id: int, rq_job_id: str, seconds: float):
+    """A keep-alive for long preparation steps: refresh the job's heartbeat now and then."""
+    last = time.monotonic()
+
+    def keep_alive() -> None:
+        nonlocal last
+        if time.monotonic() - last >= seconds:
+            last = time.monotonic()
+            SearchJob.objects.filter(pk=job_id, status=SearchJob.Status.RUNNING, rq_job_id=rq_job_id).update(
+                heartbeat_at=timezone.now())
+    return keep_alive
 
 
 def _fail(job_id: int, rq_job_id: str, message: str) -> None:

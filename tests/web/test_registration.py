@@ -121,3 +121,16 @@ def test_label_edit(alice, user):
     assert response.status_code == 302
     vehicle.refresh_from_db()
     assert vehicle.label == "New"
+
+
+def test_photos_embedded_by_another_model_are_re_embedded_with_keep_alive(alice, user):
+    vehicle = register_via_views(alice, FIXTURES / "red_car.jpg", "Red", index_of=lambda p: 0)
+    photo = vehicle.photos.get()
+    good = photo.vector.copy()
+    VehiclePhoto.objects.filter(pk=photo.pk).update(embedder="an-old-model", embedding=b"\0" * 16, dim=4)
+    calls = []
+    gallery = user_gallery(user, get_engine(), keep_alive=lambda: calls.append(1))
+    photo.refresh_from_db()
+    assert calls == [1] and photo.embedder == get_engine().embedder.name
+    assert photo.dim == good.shape[0] and float(photo.vector @ good) > 0.999
+    assert [v for v, _ in gallery.search(good[None, :], 1)[0]] == [vehicle.pk]
