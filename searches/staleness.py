@@ -141,7 +141,10 @@ def clear_leftover_heartbeats() -> int:
 
 def recover_all() -> dict:
     """Everything above; for workers (which must survive a missing Redis or database here)."""
-    done = {"stale": recover_stale_jobs(), "heartbeats": clear_leftover_heartbeats()}
+    from gallery.cleanup import delete_abandoned_uploads
+
+    done = {"stale": recover_stale_jobs(), "heartbeats": clear_leftover_heartbeats(),
+            "abandoned_uploads": delete_abandoned_uploads()}
     try:
         done["lost"] = requeue_lost_jobs()
     except Exception as exc:  # redis.ConnectionError and friends: next round

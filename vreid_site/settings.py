@@ -198,6 +198,8 @@ VREID_MIN_SCORE = float(os.environ.get("VREID_MIN_SCORE", "0.35"))
 # onnxruntime threads per model in a worker (0 = all cores). On a machine that also serves the
 # web app, 1 leaves a core to the web server.
 VREID_ENGINE_THREADS = int(os.environ.get("VREID_ENGINE_THREADS", "0"))
+# Registration uploads whose vehicle was never picked are deleted after this many hours.
+VREID_PENDING_TTL_H = float(os.environ.get("VREID_PENDING_TTL_H", "24"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

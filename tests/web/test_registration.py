@@ -134,3 +134,21 @@ def test_photos_embedded_by_another_model_are_re_embedded_with_keep_alive(alice,
     assert calls == [1] and photo.embedder == get_engine().embedder.name
     assert photo.dim == good.shape[0] and float(photo.vector @ good) > 0.999
     assert [v for v, _ in gallery.search(good[None, :], 1)[0]] == [vehicle.pk]
+
+
+def test_abandoned_uploads_are_deleted_with_their_files(alice, user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from searches.staleness import recover_all
+
+    for name in ("red_car.jpg", "car_rear.jpg"):
+        with open(FIXTURES / name, "rb") as fh:
+            assert alice.post(reverse("gallery:upload"), {"photo": fh}).status_code == 302
+    old, fresh = PendingPhoto.objects.order_by("pk")
+    PendingPhoto.objects.filter(pk=old.pk).update(created=timezone.now() - timedelta(hours=25))
+
+    assert recover_all()["abandoned_uploads"] == 1  # what every worker runs now and then
+    assert list(PendingPhoto.objects.values_list("pk", flat=True)) == [fresh.pk]
+    assert not default_storage.exists(old.image.name) and default_storage.exists(fresh.image.name)
