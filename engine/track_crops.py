@@ -35,14 +35,16 @@ class TrackRecord:
     sightings: int = 0
     candidates: list[Candidate] = field(default_factory=list)
 
+    def wants(self, quality: float, keep: int) -> bool:
+        """Whether a crop of this quality is among the `keep` best seen so far."""
+        return len(self.candidates) < keep or quality > min(c.quality for c in self.candidates)
+
     def offer(self, candidate: Candidate, keep: int) -> None:
-        """Keep the `keep` best-quality crops seen so far."""
+        """Add a crop that wants() accepted, replacing the worst one when full."""
         if len(self.candidates) < keep:
             self.candidates.append(candidate)
         else:
             worst = min(range(keep), key=lambda i: self.candidates[i].quality)
-            if candidate.quality <= self.candidates[worst].quality:
-                return
             self.candidates[worst] = candidate
 
     def chosen(self) -> list[Candidate]:
@@ -90,9 +92,7 @@ class TrackBook:
             record.sightings += 1
             pixels = crop(frame, box)
             quality = crop_quality(frame.shape, box, pixels)
-            if len(record.candidates) < self.max_embeds or quality > min(
-                c.quality for c in record.candidates
-            ):
+            if record.wants(quality, self.max_embeds):  # copy the crop only when it is kept
                 record.offer(Candidate(quality, index, time_s, box, pixels.copy(), frame), self.max_embeds)
 
     def ended(self, alive_ids) -> list[TrackRecord]:
