@@ -24,6 +24,11 @@ def hit_thumb_upload_to(instance, filename):
     return f"jobs/user_{instance.job.owner_id}/hits/job_{instance.job_id}/{uuid.uuid4().hex}.jpg"
 
 
+def percent(fraction: float) -> int:
+    """0..1 progress as a whole percentage, clamped."""
+    return int(round(100 * min(max(fraction, 0.0), 1.0)))
+
+
 class SearchJob(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -87,7 +92,7 @@ class SearchJob(models.Model):
 
     @property
     def progress_percent(self) -> int:
-        return int(round(100 * min(max(self.progress, 0.0), 1.0)))
+        return percent(self.progress)
 
 
 class SearchFile(models.Model):
@@ -127,7 +132,7 @@ class SearchFile(models.Model):
 
     @property
     def progress_percent(self) -> int:
-        return int(round(100 * min(max(self.progress, 0.0), 1.0)))
+        return percent(self.progress)
 
 
 class Hit(models.Model):

@@ -103,12 +103,17 @@ class JobDetailView(OwnedMixin, DetailView):
         return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), **progress_context(self.object),
-                **timeline_context(self.object), "vehicles_searched": self.object.vehicles.all()}
+        timeline = timeline_context(self.object)
+        return {**super().get_context_data(**kwargs), **timeline,
+                **progress_context(self.object, timeline["hit_count"]),
+                "vehicles_searched": self.object.vehicles.all()}
 
 
-def progress_context(job) -> dict:
-    return {"job": job, "files": job.files.all(), "hit_count": job.hits.count()}
+def progress_context(job, hit_count=None) -> dict:
+    """`hit_count` when the caller has already loaded the hits (saves a COUNT query)."""
+    if hit_count is None:
+        hit_count = job.hits.count()
+    return {"job": job, "files": job.files.all(), "hit_count": hit_count}
 
 
 def timeline_context(job) -> dict:
