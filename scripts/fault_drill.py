@@ -12,8 +12,9 @@ real `manage.py rqworker` processes and runs these scenarios:
   horse    SIGKILL only the work-horse: its worker recovers the job at once (no heartbeat wait).
   redis    restart Redis (its queue content is lost) while a job runs and another waits: the
            running one ends done, the lost one is queued again and ends done, the worker lives on.
-  db       the database goes away mid-job (SQLite: another process holds an exclusive lock;
-           PostgreSQL: connections refused and the worker's connections terminated): the job ends done.
+  db       the database goes away mid-job (SQLite: another process holds the write lock for 5 s,
+           pages still read meanwhile (WAL); PostgreSQL: connections refused and the worker's
+           connections terminated): the job ends done.
   multi    several jobs of two users on two workers: all done, the expected hits, no hit of one
            user's vehicle in the other user's jobs.
 
@@ -516,10 +517,19 @@ class Drill:
         path = self.env["DATABASE_URL"][len("sqlite:///"):]
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)
         conn.execute("BEGIN EXCLUSIVE")
-        time.sleep(seconds)
+        from django.db import connection
+        from searches.models import SearchJob
+
+        started = time.monotonic()
+        connection.close()  # a fresh reader, as a page request would open
+        SearchJob.objects.count()  # WAL: readers do not wait for the writer
+        read_s = time.monotonic() - started
+        time.sleep(max(0.0, seconds - read_s))
         conn.execute("COMMIT")
         conn.close()
-        return f"SQLite locked exclusively for {seconds:.0f} s by another process"
+        if read_s > 1.0:
+            raise Failed(f"a read waited {read_s:.1f} s for the SQLite write lock (is WAL off?)")
+        return f"SQLite write lock held {seconds:.0f} s by another process (a read meanwhile: {read_s * 1000:.0f} ms)"
 
     def pg_outage(self, seconds: float) -> str:
         import psycopg

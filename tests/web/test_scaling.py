@@ -93,3 +93,27 @@ def test_progress_fragment_still_recovers_a_job_whose_worker_died(alice, user, s
     assert job.status != SearchJob.Status.RUNNING  # re-queued or failed by searches.staleness
     assert f'data-status="{job.status}"' in html  # the fragment shows the state after recovery
     assert SearchFile.objects.get(job=job).status == SearchFile.Status.PENDING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_pages_read_while_a_worker_holds_the_write_lock():
+    """WAL: a worker committing progress must not stall the job pages (a rollback journal would)."""
+    import sqlite3
+    import time
+
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        assert cursor.fetchone()[0] == "wal"
+    writer = sqlite3.connect(connection.settings_dict["NAME"], timeout=5, isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        assert SearchJob.objects.count() == 0
+        assert time.monotonic() - started < 1.0
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
