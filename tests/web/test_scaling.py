@@ -66,13 +66,30 @@ def _running_job(user, files=5, hits=20):
 def test_progress_fragment_query_count_does_not_grow_with_hits(alice, user, django_assert_max_num_queries):
     job = _running_job(user)
     url = reverse("searches:progress", args=[job.pk])
-    # session (cache or DB), user, job, hit count, files; no writes while alive
-    with django_assert_max_num_queries(5):
+    # user, job, hit count, files (the session comes from Redis); no writes while alive
+    with django_assert_max_num_queries(4):
         response = alice.get(url, {"hits": "20"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     html = response.content.decode()
     assert 'hx-trigger="every 1s"' in html and '{"hits": "20"}' in html
     assert "HX-Trigger" not in response  # the page already shows these 20 hits
+
+
+def test_a_big_running_job_polls_only_the_rows_worth_watching(alice, user, django_assert_max_num_queries):
+    job = _running_job(user, files=120, hits=0)
+    SearchFile.objects.filter(job=job, position__in=[5, 6]).update(status="failed", error="Not a video")
+    SearchFile.objects.filter(job=job, position__lt=5).update(status="done")
+    SearchFile.objects.filter(job=job, position=7).update(status="running")
+    url = reverse("searches:progress", args=[job.pk])
+    with django_assert_max_num_queries(6):  # user, job, hit count, first rows, counts, watched rows
+        html = alice.get(url).content.decode()
+    assert "Files (120)" in html and "112 pending · 1 running · 5 done · 2 failed" in html
+    assert html.count("<tr>") == 3 and "f7.mp4" in html and "Not a video" in html and "f8.mp4" not in html
+    assert "the whole list appears when the search ends" in html
+
+    SearchJob.objects.filter(pk=job.pk).update(status=SearchJob.Status.DONE)
+    html = alice.get(url).content.decode()
+    assert html.count("<tr>") == 120 and "<details>" in html and "whole list appears" not in html
 
 
 def test_a_new_hit_makes_the_page_fetch_the_timeline_once(alice, user, django_assert_max_num_queries):
