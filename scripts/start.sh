@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set everything up and run VReID: virtualenv + requirements, database migrations, a first admin
-# account, Redis (started if none answers at REDIS_URL), one RQ worker and the web server on
+# account, Redis (started if none answers at REDIS_URL), one RQ worker and the web server (gunicorn) on
 # http://127.0.0.1:8000. Ctrl+C stops them. Run more workers: .venv/bin/python manage.py rqworker default
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -26,12 +26,15 @@ cleanup() {
   stop_started_redis
 }
 trap cleanup EXIT INT TERM
-# The worker runs at a lower CPU priority (VREID_WORKER_NICE, default 10; 0 = same as the web) so
-# that pages and the job page's polling stay responsive while a search saturates the cores
-# (benchmarks/RESULTS_load.md); on an idle machine it still gets all the CPU.
-# Web and worker share this machine: the worker yields CPU (nice) and uses one inference thread
-# per model, which keeps page latency low (benchmarks/RESULTS.md, web load).
+# The worker runs at a lower CPU priority (VREID_WORKER_NICE, default 10; 0 = same as the web) and
+# one inference thread per model, so that pages and the job page's polling stay responsive while
+# a search saturates the cores (benchmarks/RESULTS.md, web load); on an idle machine it still
+# gets all the CPU.
 VREID_ENGINE_THREADS="${VREID_ENGINE_THREADS:-1}" nice -n "${VREID_WORKER_NICE:-10}" "$PY" manage.py rqworker default &
 WORKER_PID=$!
-log "open http://127.0.0.1:8000/ (Ctrl+C stops the server, the worker and any Redis started here)"
-"$PY" manage.py runserver --noreload "${VREID_BIND:-127.0.0.1:8000}"
+log "open http://${VREID_BIND:-127.0.0.1:8000}/ (Ctrl+C stops the server, the worker and any Redis started here)"
+# gunicorn, as measured by benchmarks/load_test.py: threads wait on the database and Redis while
+# another request renders; one process per core.
+"$PY" -m gunicorn vreid_site.wsgi:application --bind "${VREID_BIND:-127.0.0.1:8000}" \
+  --workers "${VREID_WEB_WORKERS:-2}" --worker-class gthread --threads "${VREID_WEB_THREADS:-4}" \
+  --timeout 120 --graceful-timeout 10 --log-level warning
