@@ -1,7 +1,8 @@
 """Per-user Faiss index over the users' vehicle photos, persisted in media storage.
 
-The file name carries a version derived from the photos in the database, so a deleted or added
-photo (from the app or the admin) makes the stored index stale and it is rebuilt on next use.
+The file name carries a version derived from the photos in the database (ids, vehicles and vector
+digests), so a deleted, added or re-embedded photo (from the app or the admin) makes the stored
+index stale and it is rebuilt on next use. Checking the version reads no vectors.
 """
 import hashlib
 import logging
@@ -15,7 +16,7 @@ from django.core.files.storage import default_storage
 
 from engine import api
 from gallery.engine_cache import embedder_name
-from gallery.models import VehiclePhoto
+from gallery.models import VehiclePhoto, embedding_digest
 from gallery.storage_files import local_path
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,8 @@ def refresh_stale_embeddings(user, engine, keep_alive=lambda: None) -> int:
     `keep_alive` is called after each photo: a worker uses it to keep its heartbeat fresh, so a
     long re-embedding after a model change is not taken for a dead worker."""
     name = embedder_name(engine)
-    stale = VehiclePhoto.objects.filter(vehicle__owner=user).exclude(embedder=name, dim=engine.embedder.dim)
+    stale = (VehiclePhoto.objects.filter(vehicle__owner=user).exclude(embedder=name, dim=engine.embedder.dim)
+             .defer("embedding"))  # replaced anyway
     count = 0
     for photo in stale:
         try:
@@ -46,21 +48,19 @@ def refresh_stale_embeddings(user, engine, keep_alive=lambda: None) -> int:
     return count
 
 
-def _photo_rows(user, engine):
-    return list(
-        VehiclePhoto.objects.filter(
-            vehicle__owner=user, embedder=embedder_name(engine), dim=engine.embedder.dim
-        ).order_by("pk").values_list("pk", "vehicle_id", "embedding")
-    )
+def _photos(user, engine):
+    return VehiclePhoto.objects.filter(
+        vehicle__owner=user, embedder=embedder_name(engine), dim=engine.embedder.dim
+    ).order_by("pk")
 
 
-def index_name(user, engine, rows) -> str:
+def index_name(user, engine, versions) -> str:
+    """`versions`: (photo id, vehicle id, vector digest) of each photo, in id order."""
     digest = hashlib.sha1()
-    for photo_id, vehicle_id, blob in rows:
-        digest.update(f"{photo_id}:{vehicle_id};".encode())
-        # A few bytes of each vector too: ids alone can come back with other vectors (a database
+    for photo_id, vehicle_id, vector in versions:
+        # The vector's digest too: ids alone can come back with other vectors (a database
         # restored from a backup, or rolled back as in the tests) and would load a wrong index.
-        digest.update(bytes(blob[:32]))
+        digest.update(f"{photo_id}:{vehicle_id}:{vector};".encode())
     return f"indexes/user_{user.pk}/{_slug(embedder_name(engine))}-{digest.hexdigest()[:16]}.faiss"
 
 
@@ -109,17 +109,18 @@ def _store(gallery, name: str) -> None:
 def user_gallery(user, engine, keep_alive=lambda: None) -> "api.Gallery":
     """The user's whole gallery (ids are Vehicle pks), loaded from storage or rebuilt."""
     refresh_stale_embeddings(user, engine, keep_alive)
-    rows = _photo_rows(user, engine)
-    name = index_name(user, engine, rows)
+    photos = _photos(user, engine)
+    name = index_name(user, engine, photos.values_list("pk", "vehicle_id", "vector_digest"))
     if default_storage.exists(name):
         try:
             return _load_stored(name)
         except (api.EngineError, OSError) as exc:  # OSError: another worker replaced it meanwhile
             log.warning("stored index %s unreadable (%s); rebuilding", name, exc)
             default_storage.delete(name)
+    rows = list(photos.values_list("pk", "vehicle_id", "embedding"))
     gallery = _build(rows, engine.embedder.dim)
-    if rows:
-        _store(gallery, name)
+    if rows:  # named after the rows it holds: photos may have changed since the check above
+        _store(gallery, index_name(user, engine, [(pk, vid, embedding_digest(blob)) for pk, vid, blob in rows]))
     return gallery
 
 

@@ -1,4 +1,5 @@
 """Registered vehicles and the photos (with their embeddings) that describe them."""
+import hashlib
 import re
 import uuid
 from pathlib import PurePath
@@ -48,6 +49,10 @@ class Vehicle(models.Model):
         return self.photos.order_by("pk").first()
 
 
+def embedding_digest(blob) -> str:
+    return hashlib.sha1(bytes(blob)).hexdigest()[:16]
+
+
 class VehiclePhoto(models.Model):
     """One view of a vehicle. Several photos per vehicle improve recall."""
 
@@ -58,6 +63,9 @@ class VehiclePhoto(models.Model):
     embedding = models.BinaryField(help_text="float32 vector, L2-normalised")
     dim = models.PositiveIntegerField()
     embedder = models.CharField(max_length=200)
+    # The per-user index version is made of these (gallery.index), so checking that a stored
+    # index is current reads a few bytes per photo instead of every vector.
+    vector_digest = models.CharField(max_length=16, blank=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -66,6 +74,13 @@ class VehiclePhoto(models.Model):
     def __str__(self):
         return f"{self.vehicle} photo {self.pk}"
 
+    def save(self, *args, **kwargs):
+        self.vector_digest = embedding_digest(self.embedding)
+        fields = kwargs.get("update_fields")
+        if fields is not None and "embedding" in fields:
+            kwargs["update_fields"] = [*fields, "vector_digest"]
+        super().save(*args, **kwargs)
+
     @property
     def vector(self) -> np.ndarray:
         return np.frombuffer(bytes(self.embedding), dtype=np.float32)
@@ -73,6 +88,7 @@ class VehiclePhoto(models.Model):
     def set_vector(self, vector: np.ndarray, embedder: str) -> None:
         vector = np.asarray(vector, dtype=np.float32).ravel()
         self.embedding = vector.tobytes()
+        self.vector_digest = embedding_digest(self.embedding)  # also for bulk_create, which skips save()
         self.dim = int(vector.shape[0])
         self.embedder = embedder
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from gallery.engine_cache import get_engine
 from gallery.index import job_gallery, user_gallery
-from gallery.models import PendingPhoto, Vehicle, VehiclePhoto
+from gallery.models import PendingPhoto, Vehicle, VehiclePhoto, embedding_digest
 from tests.media import FIXTURES
 from tests.web.conftest import register_via_views
 
@@ -111,6 +111,27 @@ def test_delete_removes_the_vector_from_the_gallery_index(alice, user):
     from gallery.index import _load_stored
 
     assert len(_load_stored(f"indexes/user_{user.pk}/{Path(index_files[0]).stem}.faiss")) == 1
+
+
+def test_a_current_index_is_loaded_without_reading_any_vector(alice, user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    vehicle = register_via_views(alice, FIXTURES / "red_car.jpg", "Red", index_of=lambda p: 0)
+    engine = get_engine()
+    user_gallery(user, engine)  # builds and stores the index
+    with CaptureQueriesContext(connection) as queries:
+        assert len(user_gallery(user, engine)) == 1
+    assert not [q["sql"] for q in queries if '"embedding"' in q["sql"]]
+
+    # A photo whose vector changed (same ids) makes the stored index stale.
+    photo = vehicle.photos.get()
+    moved = np.roll(photo.vector, 7)
+    photo.embedding = moved.tobytes()
+    photo.save(update_fields=["embedding"])
+    assert VehiclePhoto.objects.get(pk=photo.pk).vector_digest == embedding_digest(moved.tobytes())
+    distance = user_gallery(user, engine).search(moved[None, :], 1)[0][0][1]
+    assert distance < 1e-5
 
 
 def test_label_edit(alice, user):
