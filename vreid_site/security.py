@@ -35,13 +35,21 @@ class LoginRequiredMiddleware(auth_middleware.LoginRequiredMiddleware):
         return super().handle_no_permission(request, view_func)
 
 
-def _client_ip(request) -> str:
-    try:  # django-ratelimit's own notion of the client (honours RATELIMIT_IP_META_KEY)
-        from django_ratelimit.core import _get_ip
+def forwarded_client_ip(request) -> str:
+    """The client's address behind VREID_PROXY_HOPS trusted reverse proxies (django-ratelimit's
+    RATELIMIT_IP_META_KEY when that is set). Each proxy appends the address it saw to
+    X-Forwarded-For, so the entry `hops` from the right was written by our own first proxy; the
+    entries left of it are whatever the client sent and are ignored. Without the header (a
+    request that did not pass the proxies) it is the peer address."""
+    hops = settings.VREID_PROXY_HOPS
+    chain = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    return chain[-hops] if hops and len(chain) >= hops else request.META["REMOTE_ADDR"]
 
-        return _get_ip(request)
-    except ImportError:  # pragma: no cover
-        return request.META.get("REMOTE_ADDR", "")
+
+def _client_ip(request) -> str:
+    from django_ratelimit.core import _get_ip  # honours RATELIMIT_IP_META_KEY, masks IPv6 to /64
+
+    return _get_ip(request)
 
 
 def _ip_and_username(group, request) -> str:

@@ -95,6 +95,11 @@ VREID_CSP_ADMIN = (
 # Login attempts per client IP and username, and per client IP (django-ratelimit, Redis cache).
 VREID_LOGIN_RATE = os.environ.get("VREID_LOGIN_RATE", "10/m")
 VREID_LOGIN_RATE_PER_IP = os.environ.get("VREID_LOGIN_RATE_PER_IP", "100/m")
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: clients connect directly).
+# Behind one, every client would otherwise share the proxy's address and its login limit.
+VREID_PROXY_HOPS = int(os.environ.get("VREID_PROXY_HOPS", "0"))
+if VREID_PROXY_HOPS:
+    RATELIMIT_IP_META_KEY = "vreid_site.security.forwarded_client_ip"
 
 ROOT_URLCONF = "vreid_site.urls"
 WSGI_APPLICATION = "vreid_site.wsgi.application"

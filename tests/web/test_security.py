@@ -241,6 +241,22 @@ def test_login_is_rate_limited_per_ip(client, user, fresh_cache):
     assert client.post(reverse("login"), {"username": "alice", "password": "alice-pass-123"}).status_code == 429
 
 
+@override_settings(VREID_PROXY_HOPS=1, RATELIMIT_IP_META_KEY="vreid_site.security.forwarded_client_ip",
+                   VREID_LOGIN_RATE_PER_IP="3/m")
+def test_behind_a_proxy_the_login_limit_counts_each_forwarded_client(user, fresh_cache):
+    proxy = dict(REMOTE_ADDR="10.0.0.1")  # every request arrives from the proxy
+    attacker = Client(**proxy, HTTP_X_FORWARDED_FOR="203.0.113.9")
+    for _ in range(3):
+        assert attacker.post(reverse("login"), {"username": "x", "password": "x"}).status_code == 200
+    assert attacker.post(reverse("login"), {"username": "x", "password": "x"}).status_code == 429
+    # A spoofed address left of the proxy's entry does not give the attacker a fresh counter...
+    spoofing = Client(**proxy, HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.9")
+    assert spoofing.post(reverse("login"), {"username": "x", "password": "x"}).status_code == 429
+    # ...and another client behind the same proxy is not locked out with the attacker.
+    alice = Client(**proxy, HTTP_X_FORWARDED_FOR="192.0.2.7")
+    assert alice.post(reverse("login"), {"username": "alice", "password": "alice-pass-123"}).status_code == 302
+
+
 def run_manage(tmp_path, *args, **env):
     clean = {k: v for k, v in os.environ.items()
              if k not in ("SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE") and not k.startswith(("SECURE_", "VREID_", "SESSION_", "CSRF_"))}
