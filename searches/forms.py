@@ -1,3 +1,5 @@
+import json
+
 from django import forms
 from django.conf import settings
 
@@ -64,14 +66,34 @@ class NewSearchForm(SearchSettingsForm):
         required=False, label="…or a whole folder",
         widget=MultipleFileInput(attrs={"webkitdirectory": True, "directory": True}),
     )
+    # Filled by static/js/folder_paths.js: the folder's files' paths, since uploads carry only
+    # base names (cam1/0001.jpg and cam2/0001.jpg must not both show as 0001.jpg).
+    folder_paths = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def clean(self):
         cleaned = super().clean()
-        uploads = cleaned.get("files", []) + cleaned.get("folder", [])
-        if not uploads:
+        files, folder = cleaned.get("files", []), cleaned.get("folder", [])
+        if not files and not folder:
             raise forms.ValidationError("Choose at least one file, archive or folder to search.")
         limit_mb = settings.VREID_MAX_UPLOAD_MB
-        if sum(upload.size for upload in uploads) > limit_mb * 1024 * 1024:
+        if sum(upload.size for upload in files + folder) > limit_mb * 1024 * 1024:
             raise forms.ValidationError(f"The upload is larger than {limit_mb} MB.")
-        cleaned["uploads"] = uploads
+        folder_names = relative_names(folder, cleaned.get("folder_paths", ""))
+        cleaned["uploads"] = [(upload.name, upload) for upload in files] + list(zip(folder_names, folder))
         return cleaned
+
+
+def relative_names(uploads, paths_json: str) -> list[str]:
+    """Display names with their folders, from the page's list of relative paths; a path is used
+    only where it ends with the uploaded file's own name, else the base name stays."""
+    try:
+        paths = json.loads(paths_json or "[]")
+    except ValueError:
+        paths = []
+    if not isinstance(paths, list) or len(paths) != len(uploads):
+        return [upload.name for upload in uploads]
+    names = []
+    for upload, path in zip(uploads, paths):
+        parts = [part for part in str(path).replace("\\", "/").split("/") if part not in ("", ".", "..")]
+        names.append("/".join(parts)[-400:] if parts and parts[-1] == upload.name else upload.name)
+    return names

@@ -38,23 +38,24 @@ class JobFileAdder:
         row.save()
         return row
 
-    def add_upload(self, upload) -> list[SearchFile]:
+    def add_upload(self, upload, name: str = "") -> list[SearchFile]:
+        """`name`: what the page shows (a folder upload's relative path); default the file's name."""
+        name = name or upload.name
         if PurePosixPath(upload.name).suffix.lower() != ".zip":
-            return [self.add(upload.name, upload)]
+            return [self.add(name, upload)]
         rows = []
         try:
             for entry in iter_zip(
                 upload, settings.VREID_ZIP_MAX_FILES, settings.VREID_ZIP_MAX_MB * 1024 * 1024,
                 settings.VREID_ZIP_MAX_RATIO,
             ):
-                name = f"{upload.name}/{entry.name}"
-                rows.append(self.add(name, entry.file, entry.skip_reason))
+                rows.append(self.add(f"{name}/{entry.name}", entry.file, entry.skip_reason))
         except ZipRejected as exc:
             for row in rows:  # an archive is taken whole or not at all
                 row.delete()
-            rows = [self.add(upload.name, skip_reason=str(exc))]
+            rows = [self.add(name, skip_reason=str(exc))]
         if not rows:  # only folders, or nothing at all
-            rows = [self.add(upload.name, skip_reason="The archive holds no files.")]
+            rows = [self.add(name, skip_reason="The archive holds no files.")]
         return rows
 
     def copy_from(self, source_job) -> None:

@@ -77,8 +77,8 @@ class JobCreateView(UploadLimitMixin, JobSettingsMixin, FormView):
             job.save()
             form.save_m2m()
             adder = JobFileAdder(job)
-            for upload in form.cleaned_data["uploads"]:
-                adder.add_upload(upload)
+            for name, upload in form.cleaned_data["uploads"]:
+                adder.add_upload(upload, name)
             if not job.name:
                 job.name = _default_name(job)
                 job.save(update_fields=["name"])

@@ -2,6 +2,7 @@
 other files are still searched (real worker), nothing is written outside MEDIA_ROOT, stored names
 are sanitised, uploads over VREID_MAX_UPLOAD_MB are refused while they stream in."""
 import io
+import json
 import os
 import re
 import stat
@@ -95,6 +96,21 @@ def jail(settings, tmp_path):
     settings.FILE_UPLOAD_TEMP_DIR = str(jail.upload_tmp)
     settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024  # every upload goes through a temp file
     return jail
+
+
+def test_a_folder_upload_keeps_each_file_s_path_inside_the_folder(alice, queue):
+    car = (FIXTURES / "red_car.jpg").read_bytes()
+    folder = [("folder", "0001.jpg", car), ("folder", "0001.jpg", car), ("folder", "0002.jpg", car),
+              ("folder", "0003.jpg", car)]
+    # What static/js/folder_paths.js sends; a forged or mismatched path falls back to the base name.
+    paths = ["yard/cam1/0001.jpg", "yard/cam2/0001.jpg", "../../etc/0002.jpg", "yard/other-name.jpg"]
+    response = post_files(alice, reverse("searches:create"), folder, folder_paths=json.dumps(paths), **SEARCH_FIELDS)
+    assert response.status_code == 302
+    names = list(SearchJob.objects.latest("pk").files.order_by("position").values_list("original_name", flat=True))
+    assert names == ["yard/cam1/0001.jpg", "yard/cam2/0001.jpg", "etc/0002.jpg", "0003.jpg"]
+    # Without the script (or a list that does not match the files) the base names stay.
+    post_files(alice, reverse("searches:create"), folder[:2], folder_paths="[1]", **SEARCH_FIELDS)
+    assert set(SearchJob.objects.latest("pk").files.values_list("original_name", flat=True)) == {"0001.jpg"}
 
 
 def test_hostile_files_fail_alone_with_reasons(jail, alice, street_car, bikes, queue, run_worker):
