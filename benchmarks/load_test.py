@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/load_test.py                       # SQLite, 10k vehicles, all scenarios
     .venv/bin/python benchmarks/load_test.py --postgres            # throwaway PostgreSQL database
     .venv/bin/python benchmarks/load_test.py --rate 200 --duration 20 --scenarios idle,job,job-nice
+    .venv/bin/python benchmarks/load_test.py --scenarios job-nice-1thread --repeat 5   # is the tail stable?
 
 Everything is throwaway: a temp folder (SQLite file, MEDIA_ROOT, STATIC_ROOT), its own Redis
 database (--redis-db, flushed; default 13), optionally its own PostgreSQL database (dropped at the
@@ -13,8 +14,9 @@ per scenario:
   idle      no worker: the job sits queued, the fragment renders its files
   job       a real RQ worker (manage.py rqworker) runs a real search over copies of bikes.mp4
             (stride 1, all N+1 vehicles) during the measurement, at normal CPU priority
-  job-nice  the same with the worker at `nice -n 10` (what scripts/start.sh does)
-  job-nice-1thread  the same, and onnxruntime limited to one thread (VREID_ENGINE_THREADS=1)
+  job-nice  the same with the worker at `nice -n 10`
+  job-nice-1thread  the same, and onnxruntime limited to one thread (VREID_ENGINE_THREADS=1):
+            what scripts/start.sh runs (with the same gunicorn configuration as here)
 
 and drives, from this process, a fixed-rate open-loop load with asyncio over keep-alive
 connections: request i is due at t0 + i/rate and its latency is measured from that due time (no
@@ -374,18 +376,29 @@ def _frames(job) -> int:
 
 
 def markdown(results, args) -> str:
-    rows = ["| scenario | endpoint | target req/s | achieved req/s | p50 ms | p95 ms | p99 ms | max ms | non-200 / errors | worker frames/s |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| run | scenario | endpoint | target req/s | achieved req/s | p50 ms | p95 ms | p99 ms | max ms | non-200 / errors | worker frames/s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         for key, label in (("progress", "progress fragment"), ("gallery", "gallery page (48/page)")):
             m = r[key]
             bad = m["scheduled"] - m["ok"] + m["unexpected_body"]
             rows.append(
-                f"| {r['scenario']} | {label} | {m['target_rps']:g} | {m['achieved_rps']} | {m['p50_ms']} | "
+                f"| {r['run']} | {r['scenario']} | {label} | {m['target_rps']:g} | {m['achieved_rps']} | {m['p50_ms']} | "
                 f"{m['p95_ms']} | {m['p99_ms']} | {m['max_ms']} | {bad} {m['errors'] or ''} | "
                 f"{r.get('worker_fps_during_load', '–')} |"
             )
     return "\n".join(rows)
+
+
+def p99_summary(results, target_ms: float) -> list[str]:
+    """Per scenario: the progress p99 over the runs, and in how many it met the target."""
+    lines = []
+    for name in dict.fromkeys(r["scenario"] for r in results):
+        p99 = sorted(r["progress"]["p99_ms"] for r in results if r["scenario"] == name)
+        met = sum(v < target_ms for v in p99)
+        lines.append(f"{name}: progress p99 over {len(p99)} run(s): min {p99[0]}, median "
+                     f"{p99[len(p99) // 2]}, max {p99[-1]} ms; under {target_ms:g} ms in {met} of {len(p99)}")
+    return lines
 
 
 def main(argv=None) -> int:
@@ -396,6 +409,8 @@ def main(argv=None) -> int:
     parser.add_argument("--gallery-rate", type=float, default=20.0)
     parser.add_argument("--gallery-duration", type=float, default=15.0)
     parser.add_argument("--scenarios", default="idle,job,job-nice")
+    parser.add_argument("--repeat", type=int, default=1, help="run the scenarios this many times (<= 10)")
+    parser.add_argument("--target-p99-ms", type=float, default=100.0, help="reported: runs under this p99")
     parser.add_argument("--copies", type=int, default=12, help="bikes.mp4 copies in the job (250 frames each)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
@@ -407,7 +422,8 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     args = parser.parse_args(argv)
     if args.redis_db in (0, 15) or not (0 < args.rate <= 2000) or not (0 < args.duration <= 120) \
-            or not (0 < args.gallery_rate <= 500) or not (0 < args.gallery_duration <= 120):
+            or not (0 < args.gallery_rate <= 500) or not (0 < args.gallery_duration <= 120) \
+            or not (1 <= args.repeat <= 10):
         parser.error("redis db 0/15 belong to the app and the tests; rates/durations must be bounded")
 
     tmp = Path(tempfile.mkdtemp(prefix="vreid-load-"))
@@ -448,10 +464,11 @@ def main(argv=None) -> int:
 
         wait_for(up, 60, what="gunicorn")
         results = []
-        for name in [s.strip() for s in args.scenarios.split(",") if s.strip()]:
-            print(f"[load] scenario {name} ...", flush=True)
-            results.append(run_scenario(name, args, env, user, cookie, base_job, tmp))
-            print(json.dumps(results[-1], indent=1), flush=True)
+        for run in range(1, args.repeat + 1):
+            for name in [s.strip() for s in args.scenarios.split(",") if s.strip()]:
+                print(f"[load] run {run}/{args.repeat}: scenario {name} ...", flush=True)
+                results.append({"run": run, **run_scenario(name, args, env, user, cookie, base_job, tmp)})
+                print(json.dumps(results[-1], indent=1), flush=True)
         report = {
             "load_average_after": os.getloadavg(),
             "machine": f"{platform.node()} · {os.cpu_count()} CPUs · {platform.processor() or platform.machine()} · "
@@ -466,6 +483,7 @@ def main(argv=None) -> int:
         print(f"\n{report['machine']}\n{report['server']}; {report['database']}; {report['vehicles']} vehicles "
               f"(seeded in {report['seed_s']} s)\n")
         print(markdown(results, args))
+        print("\n" + "\n".join(p99_summary(results, args.target_p99_ms)))
         return 0
     except BaseException:
         args.keep = True  # keep the logs of a failed run
