@@ -16,7 +16,7 @@ from django.core.files.storage import default_storage
 
 from engine import api
 from gallery.engine_cache import embedder_name
-from gallery.models import VehiclePhoto, embedding_digest
+from gallery.models import VehiclePhoto
 from gallery.storage_files import local_path
 
 log = logging.getLogger(__name__)
@@ -65,10 +65,11 @@ def index_name(user, engine, versions) -> str:
 
 
 def _build(rows, dim) -> "api.Gallery":
+    """rows: (photo id, vehicle id, vector bytes, ...)."""
     if not rows:
         return api.Gallery(dim)
-    ids = [vehicle_id for _, vehicle_id, _ in rows]
-    vectors = np.stack([np.frombuffer(bytes(blob), dtype=np.float32) for _, _, blob in rows])
+    ids = [row[1] for row in rows]
+    vectors = np.stack([np.frombuffer(bytes(row[2]), dtype=np.float32) for row in rows])
     return api.Gallery.build(ids, vectors)
 
 
@@ -78,6 +79,10 @@ def _sidecar(name: str) -> str:
 
 
 def _load_stored(name: str) -> "api.Gallery":
+    try:  # local storage: read in place (the sidecar lies beside it), no 50 MB copy per job start
+        return api.Gallery.load(default_storage.path(name))
+    except NotImplementedError:  # remote storage: copy both files to a temp folder
+        pass
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "index.faiss")
         for stored, local in ((name, path), (_sidecar(name), os.path.join(tmp, "index.json"))):
@@ -117,10 +122,10 @@ def user_gallery(user, engine, keep_alive=lambda: None) -> "api.Gallery":
         except (api.EngineError, OSError) as exc:  # OSError: another worker replaced it meanwhile
             log.warning("stored index %s unreadable (%s); rebuilding", name, exc)
             default_storage.delete(name)
-    rows = list(photos.values_list("pk", "vehicle_id", "embedding"))
+    rows = list(photos.values_list("pk", "vehicle_id", "embedding", "vector_digest"))
     gallery = _build(rows, engine.embedder.dim)
     if rows:  # named after the rows it holds: photos may have changed since the check above
-        _store(gallery, index_name(user, engine, [(pk, vid, embedding_digest(blob)) for pk, vid, blob in rows]))
+        _store(gallery, index_name(user, engine, [(pk, vid, digest) for pk, vid, _, digest in rows]))
     return gallery
 
 
