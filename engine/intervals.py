@@ -6,6 +6,7 @@ in time or are separated by at most `gap_s` become one Interval.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
@@ -36,10 +37,13 @@ class IntervalMerger:
 
     Contract for `close_before(t_s)`: every match added later has `first_s >= t_s`. A caller
     should pass min(current time, first_s of the oldest still-active track).
+    An interval spanning `max_span_s` or more is emitted as it stands (a parked car is reported
+    in pieces); a later piece of the same vehicle may then continue it (see join_pieces).
     """
 
-    def __init__(self, gap_s: float = 2.0):
+    def __init__(self, gap_s: float = 2.0, max_span_s: float = math.inf):
         self.gap_s = gap_s
+        self.max_span_s = max_span_s
         self._open: dict[int, list[Interval]] = {}  # gallery id -> open intervals
 
     def add(self, match: TrackMatch) -> None:
@@ -53,8 +57,8 @@ class IntervalMerger:
         self._open[match.gallery_id] = kept + [new]
 
     def close_before(self, t_s: float) -> list[Interval]:
-        """Emit intervals that no later match can extend (end < t_s - gap_s)."""
-        return self._emit(lambda iv: iv.end_s < t_s - self.gap_s)
+        """Emit intervals that no later match can extend (end < t_s - gap_s), and long ones."""
+        return self._emit(lambda iv: iv.end_s < t_s - self.gap_s or iv.end_s - iv.start_s >= self.max_span_s)
 
     def oldest_open_frame(self, default: int) -> int:
         """First frame of the earliest interval not emitted yet (`default` when none is open)."""
@@ -83,6 +87,19 @@ def merge_intervals(matches: Iterable[TrackMatch], gap_s: float = 2.0) -> list[I
     for m in matches:
         merger.add(m)
     return merger.flush()
+
+
+def join_pieces(intervals: Iterable[Interval], gap_s: float = 2.0) -> list[Interval]:
+    """Join the intervals of each vehicle that overlap or lie within gap_s (the pieces of a long
+    presence); sorted by (gallery_id, start_s)."""
+    joined: list[Interval] = []
+    for iv in sorted(intervals, key=lambda iv: (iv.gallery_id, iv.start_s)):
+        last = joined[-1] if joined else None
+        if last is not None and last.gallery_id == iv.gallery_id and iv.start_s <= last.end_s + gap_s:
+            joined[-1] = _merge(last, iv)
+        else:
+            joined.append(iv)
+    return joined
 
 
 def _interval(m: TrackMatch) -> Interval:

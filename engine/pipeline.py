@@ -13,7 +13,7 @@ from engine.draw import crop
 from engine.embedder import Embedder
 from engine.errors import EngineError, Interrupted
 from engine.gallery import Gallery
-from engine.intervals import IntervalMerger, TrackMatch
+from engine.intervals import IntervalMerger, TrackMatch, join_pieces
 from engine.media import frame_count, iter_frames, read_image
 from engine.motion import MotionProposer, merge_proposals
 from engine.registry import resolve_detector, resolve_embedder
@@ -50,12 +50,17 @@ class VideoOptions:
     proposals: str = "detector"  # "motion"/"both" for fixed cameras looking down
     max_embeds_per_track: int = 3
     merge_gap_s: float = 2.0  # sightings closer than this form one interval
+    # A vehicle in view longer than this (parked, queueing) is matched and reported in pieces of
+    # this length, so it shows up while the video runs and a crash redoes at most this much.
+    segment_s: float = 60.0
     start_frame: int = 0
     top_k: int = 5
 
     def __post_init__(self):
         if self.frame_stride < 1:
             raise EngineError("frame_stride must be 1 or more")
+        if not self.segment_s > 0:
+            raise EngineError("segment_s must be more than 0")
         if self.proposals not in PROPOSAL_MODES:
             raise EngineError(f"proposals must be one of {', '.join(PROPOSAL_MODES)}")
 
@@ -135,7 +140,7 @@ class _VideoRun:
         self.on_progress = on_progress or (lambda p: None)
         self.on_interval = on_interval or (lambda i: None)
         self.should_stop = should_stop or (lambda: None)
-        self.merger = IntervalMerger(options.merge_gap_s)
+        self.merger = IntervalMerger(options.merge_gap_s, max_span_s=options.segment_s)
         self.tracker = ByteTracker(
             high_thresh=engine.config.min_score, low_thresh=TRACK_LOW_SCORE
         ) if options.tracking else None
@@ -172,7 +177,7 @@ class _VideoRun:
         self.stats.seconds = time.monotonic() - started
         self._report(total or index + 1, total, self.stats.seconds, done=True)
         height, width = self.shape
-        return VideoResult(self.intervals, self.stats, self.fps, width, height)
+        return VideoResult(join_pieces(self.intervals, self.opt.merge_gap_s), self.stats, self.fps, width, height)
 
     def _process(self, index: int, time_s: float, frame: np.ndarray) -> None:
         detections = self._propose(frame)
@@ -183,7 +188,7 @@ class _VideoRun:
         else:
             tracks = self.tracker.update(detections)
             self.book.observe(index, time_s, frame, tracks, detections)
-            self._decide(self.book.ended(self.tracker.active_ids))
+            self._decide(self.book.ended(self.tracker.active_ids) + self.book.split_long(self.opt.segment_s))
         # An open track may still add a match that starts at its first sighting.
         self._emit(self.merger.close_before(self.book.oldest_start(time_s)))
 

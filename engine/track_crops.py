@@ -1,5 +1,6 @@
 """Per-track bookkeeping for video search: keep the few best crops of each track so a
-track costs at most `max_embeds` embedding calls, then match it once when it ends."""
+track costs at most `max_embeds` embedding calls, then match it once when it ends (a track
+longer than the segment length is matched once per segment)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -100,6 +101,12 @@ class TrackBook:
         alive = set(alive_ids)
         gone = [tid for tid in self.records if tid not in alive]
         return [self.records.pop(tid) for tid in gone]
+
+    def split_long(self, span_s: float) -> list[TrackRecord]:
+        """Remove and return the records spanning span_s or more, to be matched now; the tracker
+        keeps those tracks, and their next sightings start new records."""
+        long = [tid for tid, r in self.records.items() if r.last_s - r.first_s >= span_s]
+        return [self.records.pop(tid) for tid in long]
 
     def oldest_start(self, default: float) -> float:
         return min((r.first_s for r in self.records.values()), default=default)

@@ -35,3 +35,22 @@ def test_checkpoints_follow_the_reported_intervals_and_resume_cleanly(engine, bi
         for (g_id, g_start, g_end), (w_id, w_start, w_end) in zip(got, want):
             assert g_id == w_id and abs(g_start - w_start) <= 10 and abs(g_end - w_end) <= 10, (checkpoint, got, want)
     assert np.all(np.diff(checkpoints) >= 0)
+
+
+def test_a_vehicle_in_view_is_reported_and_checkpointed_segment_by_segment(engine, bikes, street_gallery):  # noqa: F811
+    whole = engine.search_video(bikes, street_gallery, api.VideoOptions(frame_stride=2))
+    events = []
+    pieces = engine.search_video(bikes, street_gallery, api.VideoOptions(frame_stride=2, segment_s=0.5),
+                                 on_progress=lambda p: events.append(p), on_interval=lambda i: events.append(i))
+    car = max((iv for iv in whole.intervals if iv.gallery_id == 7), key=lambda iv: iv.end_s - iv.start_s)
+    streamed = [e for e in events if isinstance(e, api.Interval) and e.gallery_id == 7
+                and e.start_s < car.end_s and e.end_s > car.start_s]
+    assert len(streamed) >= 2, "a presence longer than the segment comes in pieces"
+    # The pieces join back into the interval of the unsegmented search (give or take a frame step).
+    joined = [iv for iv in pieces.intervals if iv.gallery_id == 7 and iv.start_s < car.end_s and iv.end_s > car.start_s]
+    assert len(joined) == 1
+    assert abs(joined[0].start_frame - car.start_frame) <= 4 and abs(joined[0].end_frame - car.end_frame) <= 4
+    # While the car is still in view, the checkpoint has moved past its first frame.
+    inside = [e.resume_frame for e in events if isinstance(e, api.Progress) and e.resume_frame
+              and car.start_frame < e.resume_frame < car.end_frame]
+    assert inside, "the checkpoint must advance while the car is in view"

@@ -1,6 +1,6 @@
 import numpy as np
 
-from engine.intervals import IntervalMerger, TrackMatch, merge_intervals
+from engine.intervals import IntervalMerger, TrackMatch, join_pieces, merge_intervals
 
 FPS = 10.0
 
@@ -60,3 +60,17 @@ def test_incremental_closing():
     rest = m.flush()
     assert [(iv.gallery_id, iv.track_ids) for iv in rest] == [(2, [2])]
     assert m.flush() == []
+
+
+def test_a_long_presence_is_emitted_in_pieces_that_join_back():
+    m = IntervalMerger(gap_s=2.0, max_span_s=5.0)
+    m.add(match(1, 4, 0.0, 5.0))  # a parked car's first segment
+    first = m.close_before(5.0)
+    assert [(iv.start_s, iv.end_s) for iv in first] == [(0.0, 5.0)]  # at once, not when it leaves
+    m.add(match(1, 4, 5.1, 10.1, distance=0.1))
+    m.add(match(2, 8, 6.0, 7.0))  # a short visit of another car stays open as before
+    second = m.close_before(8.5)
+    assert [(iv.gallery_id, iv.start_s, iv.end_s) for iv in second] == [(4, 5.1, 10.1)]
+    joined = join_pieces([*first, *second, *m.flush()])
+    assert [(iv.gallery_id, iv.start_s, iv.end_s) for iv in joined] == [(4, 0.0, 10.1), (8, 6.0, 7.0)]
+    assert joined[0].best_distance == 0.1 and joined[0].start_frame == 0 and joined[0].end_frame == 101
