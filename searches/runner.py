@@ -8,24 +8,26 @@ dead), nothing this runner writes lands any more, and it stops at its next statu
 
 Crash safety: every progress write also saves the file's checkpoint (`resume_frame`, the engine's
 Progress.resume_frame: every interval before it has already been stored as a hit), so a killed
-worker loses only the work since the last write (0.5 s) plus any vehicle still in view. Database
+worker loses only the work since the last write (0.5 s) plus at most one segment (60 s) of a
+vehicle still in view; a resumed pass's hits are joined with the stored ones. Database
 writes ride out a short outage (searches/dbretry.py); a longer one ends the run and leaves the job
 to recovery (searches/staleness.py).
 """
 import logging
 import time
 
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from engine import api
 from gallery.models import Vehicle
 from gallery.storage_files import jpeg_file, local_path, user_message
 from searches.dbretry import TRANSIENT, DatabaseUnavailable, with_db_retry
+from searches.hit_merge import store_folded
 from searches.models import Hit, SearchFile, SearchJob
 
 log = logging.getLogger(__name__)
 THROTTLE_S = 0.5  # minimum seconds between progress writes / status polls
+MERGE_GAP_S = api.VideoOptions().merge_gap_s  # hits closer than this are one hit
 
 
 class StopRequested(Exception):
@@ -206,7 +208,8 @@ class JobRunner:
             self.write_job_progress()
 
     def store_hit(self, search_file, vehicle_id, distance, box, bgr, times) -> None:
-        """Store one hit at most once (see _insert_hit), and only while this runner owns the job."""
+        """Store one hit, joined with the stored hits it overlaps or continues (searches.hit_merge),
+        and only while this runner owns the job."""
         vehicle = self.vehicles.get(int(vehicle_id))
         if vehicle is None:  # deleted while the job ran
             return
@@ -224,18 +227,7 @@ class JobRunner:
         # Paused or cancelled but not re-queued: the intervals flushed on stopping are kept.
         if not self.jobs().filter(rq_job_id=self.rq_job_id).exists():
             return False
-        # In one pass the intervals of a vehicle never overlap (the engine merges them), so an
-        # overlapping one was stored by an earlier, interrupted pass over this part: keep that one.
-        if Hit.objects.filter(file_id=hit.file_id, vehicle_id=hit.vehicle_id,
-                              start_frame__lte=hit.end_frame, end_frame__gte=hit.start_frame).exists():
-            return False
-        try:
-            with transaction.atomic():
-                hit.save(force_insert=True)
-        except IntegrityError:  # stored meanwhile by another pass
-            hit.pk = None
-            return False
-        return True
+        return store_folded(hit, MERGE_GAP_S)
 
     def write_job_progress(self, force: bool = False) -> None:
         self.last_write = time.monotonic()

@@ -44,8 +44,9 @@ def test_hits_are_stored_once_and_only_by_the_runner_owning_the_job(user):
 
     runner.on_interval(search_file, interval(vehicle, 100, 150))
     runner.on_interval(search_file, interval(vehicle, 100, 150))  # the same interval again
-    runner.on_interval(search_file, interval(vehicle, 110, 160))  # found again after a resume
     assert list(Hit.objects.values_list("start_frame", "end_frame")) == [(100, 150)]
+    runner.on_interval(search_file, interval(vehicle, 110, 160))  # found again, a bit longer, after a resume
+    assert list(Hit.objects.values_list("start_frame", "end_frame")) == [(100, 160)]  # joined, not doubled
     runner.on_interval(search_file, interval(vehicle, 300, 320))  # a new sighting
     assert Hit.objects.count() == 2
 
