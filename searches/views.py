@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -106,17 +106,25 @@ class JobDetailView(OwnedMixin, DetailView):
     def get_context_data(self, **kwargs):
         timeline = timeline_context(self.object)
         return {**super().get_context_data(**kwargs), **timeline,
-                **progress_context(self.object, timeline["hit_count"]),
+                **progress_context(self.object, timeline["hits_version"]),
                 "vehicles_searched": self.object.vehicles.all()}
 
 
-def progress_context(job, hit_count: int) -> dict:
-    return {"job": job, "files": file_list(job), "hit_count": hit_count}
+def progress_context(job, hits_version: str) -> dict:
+    return {"job": job, "files": file_list(job), "hits_version": hits_version}
+
+
+def hits_version(job) -> str:
+    """Changes when a hit is added, removed or extended (a parked car's hit grows piece by
+    piece): the page fetches the timeline again when the version it last saw differs."""
+    seen = job.hits.aggregate(n=Count("pk"), end=Sum("end_frame"))
+    return f"{seen['n']}-{seen['end'] or 0}"
 
 
 def timeline_context(job) -> dict:
     hits = list(job.hits.select_related("vehicle", "file"))
-    return {"job": job, "timeline": build_timeline(hits), "hit_count": len(hits)}
+    return {"job": job, "timeline": build_timeline(hits), "hit_count": len(hits),
+            "hits_version": f"{len(hits)}-{sum(hit.end_frame for hit in hits)}"}
 
 
 def _needs_recovery_check(job) -> bool:
@@ -140,8 +148,8 @@ class JobProgressView(OwnedMixin, DetailView):
     see searches.file_list); no write while the job runs; the recovery sweep runs only when it
     could matter for this job. (A COUNT subquery in the job query costs more CPU to compile than
     the separate COUNT query.)
-    The hits timeline is a separate fragment, fetched again only when the hit count the page
-    last saw (sent back as `hits`) has changed.
+    The hits timeline is a separate fragment, fetched again only when the hits version the page
+    last saw (sent back as `hits`, see hits_version) has changed.
     """
 
     model = SearchJob
@@ -155,11 +163,11 @@ class JobProgressView(OwnedMixin, DetailView):
         return job
 
     def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), **progress_context(self.object, self.object.hits.count())}
+        return {**super().get_context_data(**kwargs), **progress_context(self.object, hits_version(self.object))}
 
     def render_to_response(self, context, **kwargs):
         response = super().render_to_response(context, **kwargs)
-        if self.request.GET.get("hits", str(context["hit_count"])) != str(context["hit_count"]):
+        if self.request.GET.get("hits", context["hits_version"]) != context["hits_version"]:
             response["HX-Trigger"] = "hits-changed"
         return response
 
@@ -185,7 +193,7 @@ class JobActionView(LoginRequiredMixin, View):
         handler(request, job)
         if request.headers.get("HX-Request"):
             job.refresh_from_db()
-            return render(request, "searches/_progress.html", progress_context(job, job.hits.count()))
+            return render(request, "searches/_progress.html", progress_context(job, hits_version(job)))
         return redirect(job)
 
     def pause(self, request, job):

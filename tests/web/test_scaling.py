@@ -68,10 +68,10 @@ def test_progress_fragment_query_count_does_not_grow_with_hits(alice, user, djan
     url = reverse("searches:progress", args=[job.pk])
     # user, job, hit count, files (the session comes from Redis); no writes while alive
     with django_assert_max_num_queries(4):
-        response = alice.get(url, {"hits": "20"}, HTTP_HX_REQUEST="true")
+        response = alice.get(url, {"hits": "20-0"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'hx-trigger="every 1s"' in html and '{"hits": "20"}' in html
+    assert 'hx-trigger="every 1s"' in html and '{"hits": "20-0"}' in html  # 20 hits, ending at frame 0
     assert "HX-Trigger" not in response  # the page already shows these 20 hits
 
 
@@ -94,11 +94,20 @@ def test_a_big_running_job_polls_only_the_rows_worth_watching(alice, user, djang
 
 def test_a_new_hit_makes_the_page_fetch_the_timeline_once(alice, user, django_assert_max_num_queries):
     job = _running_job(user)
-    progress = alice.get(reverse("searches:progress", args=[job.pk]), {"hits": "19"})
+    progress = alice.get(reverse("searches:progress", args=[job.pk]), {"hits": "19-0"})
     assert progress["HX-Trigger"] == "hits-changed"
     with django_assert_max_num_queries(5):  # session, user, job, hits with vehicle and file
         timeline = alice.get(reverse("searches:timeline", args=[job.pk])).content.decode()
     assert "Hits (20)" in timeline and 'hx-trigger="hits-changed from:body"' in timeline
+
+
+def test_a_hit_that_grows_makes_the_page_fetch_the_timeline(alice, user):
+    job = _running_job(user, files=1, hits=1)
+    url = reverse("searches:progress", args=[job.pk])
+    assert "HX-Trigger" not in alice.get(url, {"hits": "1-0"})
+    Hit.objects.filter(job=job).update(end_s=60.0, end_frame=1500)  # a parked car's next piece joined
+    assert alice.get(url, {"hits": "1-0"})["HX-Trigger"] == "hits-changed"
+    assert '{"hits": "1-1500"}' in alice.get(url, {"hits": "1-1500"}).content.decode()
 
 
 def test_progress_fragment_still_recovers_a_job_whose_worker_died(alice, user, settings, queue):
