@@ -82,6 +82,9 @@ def test_login_register_search_and_see_the_hit(live_server, page, user, car_fram
     page.screenshot(path=str(ARTIFACTS / "job.png"), full_page=True)
     assert "Browser car" in page.inner_text(".timeline")
     assert SearchJob.objects.get().hits.exists()
+    # The ORM calls of this test body run in the context of Playwright's event loop, with their
+    # own connection: close it here, or PostgreSQL cannot drop the test database afterwards.
+    connections.close_all()
 
     bar.click()
     video = page.wait_for_selector("video#player")
