@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--threshold", type=float, help="cosine distance (default: model card)")
     search.add_argument("--no-tracking", action="store_true", help="embed every detection")
     search.add_argument("--proposals", choices=["detector", "motion", "both"], default="detector")
+    search.add_argument("--segment-s", type=float, default=60.0,
+                        help="a vehicle in view longer than this is matched once per segment")
     search.add_argument("--json", action="store_true", help="machine-readable output")
     _model_args(search)
     search.set_defaults(func=cmd_search)
@@ -115,7 +117,7 @@ def cmd_search(args) -> int:
     files = _media_files(Path(args.path))
     options = api.VideoOptions(
         frame_stride=args.stride, tracking=not args.no_tracking,
-        threshold=args.threshold, proposals=args.proposals,
+        threshold=args.threshold, proposals=args.proposals, segment_s=args.segment_s,
     )
     rows, errors = [], []
     for path in files:

@@ -48,6 +48,12 @@ def test_video_search_prints_a_table(tmp_path, capsys, bikes, bikes_frames):
     start = rows[0].split()[3]  # label has a space: "dark", "car", file, from, to
     minutes, seconds = start.split(":")
     assert STREET_FRAMES[0] / 25 - 0.5 <= float(seconds) <= 150 / 25
+    # Short segments: the car comes in pieces, and the table joins them into the same rows.
+    code, out, _ = _run(capsys, "search", bikes, "--gallery", gallery, "--stride", "3", "--segment-s", "0.5")
+    pieces = [line for line in out.splitlines() if line.startswith("dark car")]
+    assert code == 0 and len(pieces) == len(rows) and pieces[0].split()[3] == start
+    code, _, err = _run(capsys, "search", bikes, "--gallery", gallery, "--segment-s", "0")
+    assert code == 2 and "segment_s must be more than 0" in err
 
 
 def test_errors_are_messages_not_tracebacks(tmp_path, capsys):
