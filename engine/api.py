@@ -9,7 +9,7 @@
 from engine.draw import draw_boxes, encode_jpeg
 from engine.errors import EngineError, GalleryError, Interrupted, MediaError, ModelError
 from engine.gallery import Gallery
-from engine.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, probe, read_image
+from engine.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, probe, read_frame, read_image
 from engine.pipeline import Engine, EngineConfig, VideoOptions
 from engine.registry import ModelSpec, list_models, resolve_detector, resolve_embedder
 from engine.types import (
@@ -29,5 +29,5 @@ __all__ = [
     "IMAGE_EXTENSIONS", "ImageHit", "ImageResult", "Interrupted", "Interval", "MediaError",
     "MediaInfo", "ModelError", "ModelSpec", "Progress", "VIDEO_EXTENSIONS", "VideoOptions",
     "VideoResult", "VideoStats", "draw_boxes", "encode_jpeg", "list_models", "probe",
-    "read_image", "resolve_detector", "resolve_embedder",
+    "read_frame", "read_image", "resolve_detector", "resolve_embedder",
 ]

@@ -69,6 +69,13 @@ def iter_frames(
         cap.release()
 
 
+def read_frame(path: str | os.PathLike, index: int) -> np.ndarray:
+    """One frame of a video (BGR), as the pipeline saw it; MediaError if there is none."""
+    for _, _, frame in iter_frames(path, 1, start_frame=max(0, int(index))):
+        return frame
+    raise MediaError(f"{Path(path).name}: no frame {index}")
+
+
 def decode_only(path: str | os.PathLike, stride: int = 1) -> int:
     """Decode the whole file as the pipeline would and return the frames read (benchmarks)."""
     return sum(1 for _ in iter_frames(path, stride))

@@ -45,17 +45,32 @@ def clamp_box(box, width: int, height: int) -> tuple[float, float, float, float]
 def register(pending: PendingPhoto, box, label: str = "", vehicle: Vehicle | None = None) -> VehiclePhoto:
     """Embed the box and attach the photo to `vehicle`, or to a new vehicle named `label`."""
     box = clamp_box(box, pending.width, pending.height)
-    engine = get_engine()
     with local_path(pending.image) as path:
         bgr = api.read_image(path)
-    vector = engine.embed_box(bgr, box)
     if vehicle is None:
         vehicle = Vehicle.objects.create(owner=pending.owner, label=label.strip() or "Unnamed vehicle")
-    x1, y1, x2, y2 = (int(round(v)) for v in box)
-    photo = VehiclePhoto(vehicle=vehicle, box=[round(v, 1) for v in box])
+    photo = _new_photo(vehicle, bgr, box)
     photo.image.name = pending.image.name  # the stored upload becomes the photo; no copy
-    photo.set_vector(vector, embedder_name(engine))
-    photo.crop.save("crop.jpg", jpeg_file(api.encode_jpeg(bgr[y1:y2, x1:x2], max_side=256)), save=False)
     photo.save()
     pending.delete()  # the post_delete signal keeps the image: the photo now uses it
+    return photo
+
+
+def add_view(vehicle: Vehicle, bgr, box) -> VehiclePhoto:
+    """A new photo of `vehicle` from a frame it was found in (a hit the user confirmed), so later
+    searches also know it from that camera and angle."""
+    height, width = bgr.shape[:2]
+    photo = _new_photo(vehicle, bgr, clamp_box(box, width, height))
+    photo.image.save("frame.jpg", jpeg_file(api.encode_jpeg(bgr, quality=90)), save=False)
+    photo.save()
+    return photo
+
+
+def _new_photo(vehicle: Vehicle, bgr, box) -> VehiclePhoto:
+    """An unsaved photo with the embedding and the crop of `box`; the caller sets its image."""
+    engine = get_engine()
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    photo = VehiclePhoto(vehicle=vehicle, box=[round(v, 1) for v in box])
+    photo.set_vector(engine.embed_box(bgr, box), embedder_name(engine))
+    photo.crop.save("crop.jpg", jpeg_file(api.encode_jpeg(bgr[y1:y2, x1:x2], max_side=256)), save=False)
     return photo

@@ -16,6 +16,8 @@ from django.views.generic import DetailView, FormView, ListView
 from engine import api
 from gallery.engine_cache import get_engine
 from gallery.files import serve_fieldfile
+from gallery.registration import add_view
+from gallery.storage_files import local_path
 from gallery.views import OwnedMixin, _visible
 from searches import export
 from searches.file_list import file_list
@@ -263,6 +265,39 @@ class HitDetailView(OwnedMixin, DetailView):
 
     def get_queryset(self):
         return super().get_queryset().filter(job_id=self.kwargs["job_pk"]).select_related("vehicle", "file", "job")
+
+
+class HitActionView(LoginRequiredMixin, View):
+    """Review a hit (POST): "reject" removes a wrong one; "add-view" makes its best frame a new
+    photo of the vehicle, so later searches know the vehicle from that camera and angle."""
+
+    def post(self, request, job_pk, pk, action):
+        hit = get_object_or_404(Hit.objects.select_related("vehicle", "file", "job"),
+                                pk=pk, job_id=job_pk, job__owner=request.user)
+        if action == "reject":
+            hit.delete()
+            messages.success(request, f"Removed the hit of {hit.vehicle.label} in {hit.file.original_name}.")
+            return redirect(hit.job)
+        if action != "add-view":
+            return HttpResponse(status=404)
+        try:
+            add_view(hit.vehicle, _best_frame(hit), hit.box)
+        except (api.EngineError, ValueError) as exc:
+            messages.error(request, f"Could not add this view: {exc}")
+        else:
+            count = hit.vehicle.photos.count()
+            messages.success(request, f"Added this view to {hit.vehicle.label} ({count} photos): "
+                                      "the next searches use it.")
+        return redirect(hit)
+
+
+def _best_frame(hit):
+    if not hit.file.file:
+        raise ValueError("the file of this hit is no longer stored")
+    with local_path(hit.file.file) as path:
+        if hit.file.kind == SearchFile.Kind.VIDEO:
+            return api.read_frame(path, hit.best_frame)
+        return api.read_image(path)
 
 
 def export_csv(request, pk):

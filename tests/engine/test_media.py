@@ -74,3 +74,12 @@ def test_truncated_video_yields_what_it_has(bikes, tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(api.MediaError, match="not found"):
         api.probe(tmp_path / "nope.mp4")
+
+
+def test_read_frame_returns_the_frame_the_pipeline_saw(bikes):
+    seen = {index: frame.copy() for index, _, frame in iter_frames(bikes) if index in (0, 150, 249)}
+    assert len(seen) == 3
+    for index, frame in seen.items():
+        assert np.array_equal(api.read_frame(bikes, index), frame)
+    with pytest.raises(api.MediaError, match="no frame 5000"):
+        api.read_frame(bikes, 5000)

@@ -90,5 +90,8 @@ def test_login_register_search_and_see_the_hit(live_server, page, user, car_fram
     video = page.wait_for_selector("video#player")
     assert "#t=" in video.get_attribute("src")
     page.screenshot(path=str(ARTIFACTS / "hit.png"))
+    # Review: confirm the hit, and its frame becomes a second photo of the car.
+    page.click("text=add this view to its photos")
+    page.wait_for_selector("text=Added this view to Browser car (2 photos)")
     page.goto("about:blank")  # end the video's streaming requests before the server stops
     assert page.csp_errors == []  # the pages work under the CSP: no inline script or style
