@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:pk>/progress/", views.JobProgressView.as_view(), name="progress"),
     path("<int:pk>/timeline/", views.JobTimelineView.as_view(), name="timeline"),
     path("<int:pk>/rerun/", views.JobRerunView.as_view(), name="rerun"),
+    path("<int:pk>/delete/", views.JobDeleteView.as_view(), name="delete"),
     path("<int:pk>/<str:action>/", views.JobActionView.as_view(), name="action"),
     path("<int:pk>/hits.csv", views.export_csv, name="export_csv"),
     path("<int:pk>/hits.json", views.export_json, name="export_json"),

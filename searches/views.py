@@ -6,12 +6,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
 from django.utils import timezone
 from django.views import View
-from django.views.generic import DetailView, FormView, ListView
+from django.views.generic import DeleteView, DetailView, FormView, ListView
 
 from engine import api
 from gallery.engine_cache import get_engine
@@ -224,6 +225,27 @@ class JobActionView(LoginRequiredMixin, View):
             job.files.filter(status__in=[SearchFile.Status.PENDING, SearchFile.Status.RUNNING]).update(
                 status=SearchFile.Status.SKIPPED, error="Cancelled"
             )
+
+
+class JobDeleteView(OwnedMixin, DeleteView):
+    """Delete a search that no worker holds (finished, or paused and stopped) with its files (those
+    a re-run still uses stay), hits and thumbnails (searches.signals)."""
+
+    model = SearchJob
+    template_name = "searches/job_confirm_delete.html"
+    success_url = reverse_lazy("searches:list")
+
+    def form_valid(self, form):
+        job = self.object
+        # Conditional, so a resume from another tab meanwhile cannot lose a job a worker holds.
+        deleted, _ = SearchJob.objects.filter(
+            Q(status__in=SearchJob.FINISHED) | Q(status=Status.PAUSED, heartbeat_at=None), pk=job.pk
+        ).delete()
+        if not deleted:
+            messages.error(self.request, "Cancel or pause this search, and let it stop, before deleting it.")
+            return redirect(job)
+        messages.success(self.request, f"Deleted “{job}”.")
+        return redirect(self.success_url)
 
 
 class JobRerunView(JobSettingsMixin, FormView):
