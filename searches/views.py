@@ -117,9 +117,11 @@ def progress_context(job, hits_version: str) -> dict:
     return {"job": job, "files": file_list(job), "hits_version": hits_version}
 
 
-def hits_version(job) -> str:
+def hits_version(job, loaded_hits=None) -> str:
     """Changes when a hit is added, removed or extended (a parked car's hit grows piece by
     piece): the page fetches the timeline again when the version it last saw differs."""
+    if loaded_hits is not None:
+        return f"{len(loaded_hits)}-{sum(hit.end_frame for hit in loaded_hits)}"
     seen = job.hits.aggregate(n=Count("pk"), end=Sum("end_frame"))
     return f"{seen['n']}-{seen['end'] or 0}"
 
@@ -127,7 +129,7 @@ def hits_version(job) -> str:
 def timeline_context(job) -> dict:
     hits = list(job.hits.select_related("vehicle", "file"))
     return {"job": job, "timeline": build_timeline(hits), "hit_count": len(hits),
-            "hits_version": f"{len(hits)}-{sum(hit.end_frame for hit in hits)}"}
+            "hits_version": hits_version(job, hits)}
 
 
 def _needs_recovery_check(job) -> bool:
@@ -147,7 +149,7 @@ def _needs_recovery_check(job) -> bool:
 class JobProgressView(OwnedMixin, DetailView):
     """htmx fragment polled every second while the job is active; stops once it is finished.
 
-    Hot path (every open job page, every second): session, user, job, hit count, files (bounded,
+    Hot path (every open job page, every second): session, user, job, hits version, files (bounded,
     see searches.file_list); no write while the job runs; the recovery sweep runs only when it
     could matter for this job. (A COUNT subquery in the job query costs more CPU to compile than
     the separate COUNT query.)
