@@ -218,8 +218,14 @@ class JobRunner:
         if bgr is not None:
             drawn = api.draw_boxes(bgr, [tuple(box)], [f"{vehicle.label} {distance:.2f}"])
             hit.thumbnail.save("hit.jpg", jpeg_file(api.encode_jpeg(drawn, max_side=480)), save=False)
-        if not with_db_retry(self._insert_hit, hit, what="storing a hit") and hit.thumbnail:
-            hit.thumbnail.delete(save=False)
+        used = False
+        try:
+            used = with_db_retry(self._insert_hit, hit, what="storing a hit")
+        finally:
+            # Not stored: joined into a hit with a better frame, or the database stayed away
+            # (the pass ends; the resumed one stores the hit again with its own thumbnail).
+            if not used and hit.thumbnail:
+                hit.thumbnail.delete(save=False)
         self.last_write = 0.0  # the next progress write (with the checkpoint past this hit) goes out now
 
     def _insert_hit(self, hit: Hit) -> bool:

@@ -10,10 +10,13 @@ scenarios, ~2.5 min on 2 cores) or with VREID_DRILL_SCENARIOS="kill horse redis 
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
+from django.core.files.storage import default_storage
 from django.db import OperationalError
 from django.utils import timezone
 
@@ -77,6 +80,31 @@ def test_database_writes_are_retried_then_given_up(settings, monkeypatch):
         raise OperationalError("database is locked")
     with pytest.raises(dbretry.DatabaseUnavailable):
         dbretry.with_db_retry(down, budget_s=0.1)
+
+
+@pytest.mark.django_db(transaction=True)  # the retry gives up only outside a transaction
+def test_a_hit_the_database_never_took_leaves_no_thumbnail(user, settings, monkeypatch):
+    monkeypatch.setattr(dbretry, "drop_connection", lambda: None)
+    monkeypatch.setattr(dbretry.time, "sleep", lambda s: None)
+    settings.VREID_DB_RETRY_S = 0.05
+    vehicle = make_vehicle(user)
+    job = SearchJob.objects.create(owner=user, status=SearchJob.Status.RUNNING, rq_job_id="rq-1")
+    search_file = SearchFile.objects.create(job=job, original_name="a.mp4", kind="video")
+    runner = JobRunner(job, "rq-1", engine=None, gallery=None)
+    saved = []
+    real_insert = runner._insert_hit
+
+    def database_gone(hit):
+        saved.append(hit.thumbnail.name)
+        raise OperationalError("could not connect to server")
+    monkeypatch.setattr(runner, "_insert_hit", database_gone)
+    frame = np.zeros((40, 60, 3), np.uint8)
+    with pytest.raises(dbretry.DatabaseUnavailable):
+        runner.on_interval(search_file, replace(interval(vehicle, 100, 150), frame=frame))
+    assert saved and not default_storage.exists(saved[0])  # written before the insert, then removed
+    monkeypatch.setattr(runner, "_insert_hit", real_insert)
+    runner.on_interval(search_file, replace(interval(vehicle, 100, 150), frame=frame))
+    assert default_storage.exists(Hit.objects.get().thumbnail.name)  # stored: kept
 
 
 class Crash(BaseException):
