@@ -29,7 +29,7 @@ class OwnedMixin(LoginRequiredMixin):
         return super().get_queryset().filter(**{self.owner_field: self.request.user})
 
 
-def _count_of(model, fk: str):
+def count_of(model, fk: str):
     """A correlated COUNT subquery: one query for the page, no JOIN fan-out (photos x hits)."""
     return Coalesce(
         Subquery(
@@ -56,8 +56,8 @@ class VehicleListView(OwnedMixin, ListView):
             super().get_queryset()
             .only("pk", "label")
             .annotate(
-                hit_count=_count_of(Hit, "vehicle"),
-                photo_count=_count_of(VehiclePhoto, "vehicle"),
+                hit_count=count_of(Hit, "vehicle"),
+                photo_count=count_of(VehiclePhoto, "vehicle"),
                 cover_id=Subquery(cover),
             )
             .order_by("label", "pk")

@@ -19,7 +19,7 @@ from gallery.engine_cache import get_engine
 from gallery.files import serve_fieldfile
 from gallery.registration import add_view
 from gallery.storage_files import local_path
-from gallery.views import OwnedMixin, _visible
+from gallery.views import OwnedMixin, _visible, count_of
 from searches import export
 from searches.file_list import file_list
 from searches.forms import NewSearchForm, SearchSettingsForm
@@ -59,9 +59,10 @@ class JobListView(OwnedMixin, ListView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
+        # Correlated COUNT subqueries: joining files and hits would multiply their rows per job.
         return super().get_queryset().annotate(
-            file_count=Count("files", distinct=True), hit_count=Count("hits", distinct=True)
-        ).order_by("-created", "-pk")  # Meta.ordering does not apply to aggregate queries
+            file_count=count_of(SearchFile, "job"), hit_count=count_of(Hit, "job")
+        )
 
 
 class JobSettingsMixin(LoginRequiredMixin):
