@@ -222,7 +222,6 @@ class _VideoRun:
         crops = [pixels for record in finished for pixels in record.crops()]
         vectors = self.engine.embedder.embed(crops)
         self.stats.embed_calls += len(crops)
-        self.stats.tracks += len(finished)
         offset = 0
         for record in finished:
             n = len(record.chosen())
@@ -235,6 +234,7 @@ class _VideoRun:
         """Match every open track and close every interval (end of video, pause or cancel)."""
         if self.tracker is not None:
             self._decide(self.book.flush())
+            self.stats.tracks = len(self.book.seen_ids)
         self._emit(self.merger.flush())
 
     def _emit(self, intervals: list[Interval]) -> None:

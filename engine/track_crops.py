@@ -80,6 +80,7 @@ class TrackBook:
     def __init__(self, max_embeds: int):
         self.max_embeds = max(1, max_embeds)
         self.records: dict[int, TrackRecord] = {}
+        self.seen_ids: set[int] = set()  # distinct tracks, however many segments they were matched in
 
     def observe(self, index: int, time_s: float, frame: np.ndarray, tracks, detections) -> None:
         for track in tracks:
@@ -89,6 +90,7 @@ class TrackBook:
             record = self.records.get(track.track_id)
             if record is None:
                 record = self.records[track.track_id] = TrackRecord(track.track_id, index, time_s)
+                self.seen_ids.add(track.track_id)
             record.last_frame, record.last_s = index, time_s
             record.sightings += 1
             pixels = crop(frame, box)

@@ -49,6 +49,7 @@ def test_a_vehicle_in_view_is_reported_and_checkpointed_segment_by_segment(engin
     # The pieces join back into the interval of the unsegmented search (give or take a frame step).
     joined = [iv for iv in pieces.intervals if iv.gallery_id == 7 and iv.start_s < car.end_s and iv.end_s > car.start_s]
     assert len(joined) == 1
+    assert pieces.stats.tracks == whole.stats.tracks  # a track matched in several segments counts once
     assert abs(joined[0].start_frame - car.start_frame) <= 4 and abs(joined[0].end_frame - car.end_frame) <= 4
     # While the car is still in view, the checkpoint has moved past its first frame.
     inside = [e.resume_frame for e in events if isinstance(e, api.Progress) and e.resume_frame
