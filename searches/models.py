@@ -119,6 +119,9 @@ class SearchFile(models.Model):
     frames_done = models.PositiveIntegerField(default=0)
     frames_total = models.PositiveIntegerField(null=True, blank=True)
     resume_frame = models.PositiveIntegerField(default=0)
+    # Vehicles the detector saw (a video: its tracks), so "no hits" can tell "no vehicle in view"
+    # from "vehicles, but none of yours". Unknown (empty) for a video searched in several passes.
+    vehicles_seen = models.PositiveIntegerField(null=True, blank=True)
     duration_s = models.FloatField(null=True, blank=True)
     fps = models.FloatField(null=True, blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)

@@ -169,6 +169,7 @@ class JobRunner:
     def search_image(self, search_file: SearchFile, path: str) -> None:
         bgr = api.read_image(path)
         result = self.engine.search_image(bgr, self.gallery, threshold=self.job.threshold)
+        self.update_file(search_file, vehicles_seen=len(result.detections))
         for hit in result.hits:
             self.store_hit(search_file, hit.gallery_id, hit.distance, hit.box, bgr, dict(
                 start_s=0.0, end_s=0.0, best_time_s=0.0, best_frame=0, start_frame=0, end_frame=0,
@@ -179,12 +180,14 @@ class JobRunner:
             frame_stride=self.job.frame_stride, tracking=self.job.tracking, threshold=self.job.threshold,
             proposals=self.job.proposals, start_frame=search_file.resume_frame,
         )
-        self.engine.search_video(
+        result = self.engine.search_video(
             path, self.gallery, options,
             on_progress=lambda progress: self.on_progress(search_file, progress),
             on_interval=lambda interval: self.on_interval(search_file, interval),
             should_stop=self.should_stop,
         )
+        if options.start_frame == 0 and options.tracking:  # one whole pass: its tracks are the vehicles
+            self.update_file(search_file, vehicles_seen=result.stats.tracks)
 
     # -- engine callbacks ------------------------------------------------------------------
     def on_interval(self, search_file: SearchFile, interval) -> None:

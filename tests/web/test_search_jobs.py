@@ -36,6 +36,7 @@ def test_video_search_finds_the_registered_car(alice, street_car, bikes, queue, 
     assert job.progress == 1.0 and job.heartbeat_at is None
     search_file = job.files.get()
     assert search_file.status == "done" and search_file.frames_total == 250 and search_file.duration_s == 10.0
+    assert 3 <= search_file.vehicles_seen <= 40  # tracks of the clip's cars (bench: 16 at stride 1)
     hits = list(job.hits.order_by("start_s"))
     assert hits and all(h.vehicle == street_car for h in hits)
     best = min(hits, key=lambda h: h.distance)
@@ -65,12 +66,12 @@ def test_bad_files_fail_alone_and_zips_are_unpacked(alice, street_car, queue, ru
     with zipfile.ZipFile(archive, "w") as zf:
         zf.write(FIXTURES / "red_car.jpg", "cam1/red_car.jpg")
         zf.writestr("inner.zip", b"PK")
-    job = start_job(alice, [corrupt, empty, notes, FIXTURES / "street_wagon.jpg", archive])
+    job = start_job(alice, [corrupt, empty, notes, FIXTURES / "street_wagon.jpg", FIXTURES / "fruits.jpg", archive])
     run_worker()
     job.refresh_from_db()
     assert job.status == SearchJob.Status.DONE
     files = {f.original_name: f for f in job.files.all()}
-    assert set(files) == {"corrupt.mp4", "empty.jpg", "notes.txt", "street_wagon.jpg",
+    assert set(files) == {"corrupt.mp4", "empty.jpg", "notes.txt", "street_wagon.jpg", "fruits.jpg",
                           "photos.zip/cam1/red_car.jpg", "photos.zip/inner.zip"}
     assert files["corrupt.mp4"].status == "failed" and "corrupt.mp4" in files["corrupt.mp4"].error
     assert files["empty.jpg"].status == "failed" and files["empty.jpg"].error
@@ -78,9 +79,11 @@ def test_bad_files_fail_alone_and_zips_are_unpacked(alice, street_car, queue, ru
     assert files["photos.zip/inner.zip"].status == "skipped"
     assert files["street_wagon.jpg"].status == "done"
     assert files["photos.zip/cam1/red_car.jpg"].status == "done"
-    assert "2 of 4 files could not be read" in job.error
+    assert "2 of 5 files could not be read" in job.error
+    assert files["fruits.jpg"].vehicles_seen == 0 and files["street_wagon.jpg"].vehicles_seen >= 1
     page = alice.get(job.get_absolute_url()).content.decode()
     assert "corrupt.mp4" in page and "Traceback" not in page
+    assert "no vehicle seen" in page and "1 vehicle seen" in page
 
 
 def test_unsafe_zip_is_refused_with_a_message(alice, street_car, queue, tmp_path):
