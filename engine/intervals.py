@@ -30,6 +30,7 @@ class TrackMatch:
     best_time_s: float
     best_box: Box
     frame: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+    frame_scale: float = 1.0  # pixels of `frame` per pixel of the video (frames are shrunk)
 
 
 class IntervalMerger:
@@ -107,7 +108,7 @@ def _interval(m: TrackMatch) -> Interval:
                     start_frame=m.first_frame, end_frame=m.last_frame,
                     best_frame=m.best_frame, best_time_s=m.best_time_s,
                     best_distance=m.distance, box=m.best_box, track_ids=[m.track_id],
-                    frame=m.frame)
+                    frame=m.frame, frame_scale=m.frame_scale)
 
 
 def _merge(a: Interval, b: Interval) -> Interval:
@@ -117,4 +118,4 @@ def _merge(a: Interval, b: Interval) -> Interval:
                     end_frame=max(a.end_frame, b.end_frame), best_frame=best.best_frame,
                     best_time_s=best.best_time_s, best_distance=best.best_distance,
                     box=best.box, track_ids=sorted(set(a.track_ids) | set(b.track_ids)),
-                    frame=best.frame)
+                    frame=best.frame, frame_scale=best.frame_scale)

@@ -17,7 +17,7 @@ from engine.intervals import IntervalMerger, TrackMatch, join_pieces
 from engine.media import frame_count, iter_frames, read_image
 from engine.motion import MotionProposer, merge_proposals
 from engine.registry import resolve_detector, resolve_embedder
-from engine.track_crops import TrackBook
+from engine.track_crops import TrackBook, shrink_frame
 from engine.tracker import ByteTracker
 from engine.types import (
     Box, Detection, ImageHit, ImageResult, Interval, Progress, VideoResult, VideoStats,
@@ -207,12 +207,13 @@ class _VideoRun:
         vectors = self.engine.embedder.embed(crops)
         self.stats.embed_calls += len(crops)
         matches = self.engine.match(vectors, self.gallery, self.threshold, self.opt.top_k)
+        kept = shrink_frame(frame) if any(matches) else None
         for det, found in zip(detections, matches):
             if found:
                 self.merger.add(TrackMatch(
                     track_id=-1, gallery_id=found[0], distance=float(found[1]),
                     first_frame=index, last_frame=index, first_s=time_s, last_s=time_s,
-                    best_frame=index, best_time_s=time_s, best_box=det.box, frame=frame,
+                    best_frame=index, best_time_s=time_s, best_box=det.box, frame=kept[0], frame_scale=kept[1],
                 ))
 
     def _decide(self, finished) -> None:

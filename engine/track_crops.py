@@ -8,12 +8,21 @@ from typing import Optional
 
 import numpy as np
 
-from engine.draw import crop
+from engine.draw import crop, resize_max_side
 from engine.intervals import TrackMatch
 from engine.quality import crop_quality
 from engine.types import Box
 
 SIGHTINGS_PER_EMBED = 10  # one more embedded crop per this many sightings, up to the cap
+# Frames kept for thumbnails are shrunk to this side: every open track keeps up to max_embeds of
+# them, and a 4K frame is 25 MB (thumbnails are 480 px).
+KEPT_FRAME_SIDE = 960
+
+
+def shrink_frame(frame: np.ndarray) -> tuple[np.ndarray, float]:
+    """(frame at most KEPT_FRAME_SIDE on its longer side, its pixels per original pixel)."""
+    small = resize_max_side(frame, KEPT_FRAME_SIDE)
+    return small, small.shape[1] / frame.shape[1]
 
 
 @dataclass
@@ -23,7 +32,8 @@ class Candidate:
     time_s: float
     box: Box
     pixels: np.ndarray  # the crop, copied: frames are reused by the decoder
-    frame: np.ndarray  # full frame, for the interval thumbnail
+    frame: np.ndarray  # the frame for the interval thumbnail, shrunk (shrink_frame)
+    frame_scale: float = 1.0
 
 
 @dataclass
@@ -72,7 +82,7 @@ class TrackRecord:
             first_frame=self.first_frame, last_frame=self.last_frame,
             first_s=self.first_s, last_s=self.last_s,
             best_frame=cand.frame_index, best_time_s=cand.time_s, best_box=cand.box,
-            frame=cand.frame,
+            frame=cand.frame, frame_scale=cand.frame_scale,
         )
 
 
@@ -83,6 +93,7 @@ class TrackBook:
         self.seen_ids: set[int] = set()  # distinct tracks, however many segments they were matched in
 
     def observe(self, index: int, time_s: float, frame: np.ndarray, tracks, detections) -> None:
+        kept = None  # the shrunk frame, made once per frame and only if a crop of it is kept
         for track in tracks:
             if track.det_index is None:
                 continue  # coasting on the Kalman prediction: no real pixels this frame
@@ -96,7 +107,8 @@ class TrackBook:
             pixels = crop(frame, box)
             quality = crop_quality(frame.shape, box, pixels)
             if record.wants(quality, self.max_embeds):  # copy the crop only when it is kept
-                record.offer(Candidate(quality, index, time_s, box, pixels.copy(), frame), self.max_embeds)
+                kept = kept or shrink_frame(frame)
+                record.offer(Candidate(quality, index, time_s, box, pixels.copy(), *kept), self.max_embeds)
 
     def ended(self, alive_ids) -> list[TrackRecord]:
         """Remove and return the records of tracks the tracker has dropped."""

@@ -48,12 +48,15 @@ class Interval:
     best_distance: float
     box: Box  # in the best frame
     track_ids: list[int] = field(default_factory=list)
-    # Full BGR best frame, for thumbnails; dropped by to_dict().
+    # The best frame (BGR) for thumbnails, shrunk to at most 960 px: `box` times `frame_scale`
+    # is the box in it. Both are dropped by to_dict().
     frame: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+    frame_scale: float = 1.0
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data.pop("frame")
+        data.pop("frame_scale")
         return data
 
 

@@ -194,7 +194,7 @@ class JobRunner:
         self.store_hit(search_file, interval.gallery_id, interval.best_distance, interval.box, interval.frame, dict(
             start_s=interval.start_s, end_s=interval.end_s, best_time_s=interval.best_time_s,
             best_frame=interval.best_frame, start_frame=interval.start_frame, end_frame=interval.end_frame,
-        ))
+        ), frame_scale=interval.frame_scale)
 
     def on_progress(self, search_file: SearchFile, progress) -> None:
         search_file.progress = progress.fraction
@@ -210,7 +210,7 @@ class JobRunner:
                              frames_total=search_file.frames_total, resume_frame=search_file.resume_frame)
             self.write_job_progress()
 
-    def store_hit(self, search_file, vehicle_id, distance, box, bgr, times) -> None:
+    def store_hit(self, search_file, vehicle_id, distance, box, bgr, times, frame_scale: float = 1.0) -> None:
         """Store one hit, joined with the stored hits it overlaps or continues (searches.hit_merge),
         and only while this runner owns the job."""
         vehicle = self.vehicles.get(int(vehicle_id))
@@ -219,7 +219,7 @@ class JobRunner:
         hit = Hit(job=self.job, file=search_file, vehicle=vehicle, distance=float(distance),
                   box=[round(float(v), 1) for v in box], **times)
         if bgr is not None:
-            drawn = api.draw_boxes(bgr, [tuple(box)], [f"{vehicle.label} {distance:.2f}"])
+            drawn = api.draw_boxes(bgr, [tuple(v * frame_scale for v in box)], [f"{vehicle.label} {distance:.2f}"])
             hit.thumbnail.save("hit.jpg", jpeg_file(api.encode_jpeg(drawn, max_side=480)), save=False)
         used = False
         try:

@@ -1,11 +1,17 @@
 """Hits of one vehicle in one file are stored as disjoint intervals (searches.hit_merge)."""
+from dataclasses import replace
+
+import cv2
+import numpy as np
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from searches.hit_merge import store_folded
 from searches.models import Hit, SearchFile, SearchJob
+from searches.runner import JobRunner
 from tests.web.conftest import make_vehicle
+from tests.web.test_fault_drill import interval
 
 pytestmark = pytest.mark.django_db
 
@@ -56,3 +62,19 @@ def test_a_repeated_piece_changes_nothing_and_a_late_one_bridges_two_hits(user, 
     assert Hit.objects.get(vehicle=car).distance == 0.1
     # The bridged hit's thumbnail was taken over, so it stays; the first hit's was dropped.
     assert default_storage.exists(Hit.objects.get(vehicle=car).thumbnail.name)
+
+
+def test_the_thumbnail_of_a_shrunk_frame_outlines_the_vehicle(user):
+    vehicle = make_vehicle(user)
+    job = SearchJob.objects.create(owner=user, status=SearchJob.Status.RUNNING, rq_job_id="rq-1")
+    search_file = SearchFile.objects.create(job=job, original_name="4k.mp4", kind="video")
+    runner = JobRunner(job, "rq-1", engine=None, gallery=None)
+    box = (2000.0, 1000.0, 2800.0, 1400.0)  # in the 3840 x 2160 video
+    shrunk = np.zeros((240, 960 // 2, 3), np.uint8)  # the engine kept the frame at 1/8 scale
+    runner.on_interval(search_file, replace(interval(vehicle, 100, 150), box=box, frame=shrunk, frame_scale=0.125))
+    hit = Hit.objects.get()
+    assert hit.box == list(box)  # stored in video pixels (the review re-reads the full frame)
+    with hit.thumbnail.open("rb") as fh:
+        thumb = cv2.imdecode(np.frombuffer(fh.read(), np.uint8), cv2.IMREAD_COLOR)
+    ys, xs = np.nonzero(thumb.sum(axis=2) > 200)  # the outline on a black frame
+    assert abs(xs.min() - 2000 / 8) <= 4 and abs(ys.max() - 1400 / 8) <= 4  # left and bottom edges (the label sticks out right and up)
