@@ -48,3 +48,12 @@ def push(job_pk: int, rq_id: str) -> None:
 
 class QueueUnavailable(Exception):
     pass
+
+
+def jobs_ahead(rq_id: str):
+    """How many queued RQ jobs are ahead of `rq_id` (None when it is not waiting in the queue,
+    or Redis does not answer: the page then simply says nothing about it)."""
+    try:
+        return django_rq.get_queue(QUEUE).get_job_position(rq_id)
+    except Exception:
+        return None

@@ -24,7 +24,7 @@ from searches import export
 from searches.file_list import file_list
 from searches.forms import NewSearchForm, SearchSettingsForm
 from searches.models import Hit, SearchFile, SearchJob
-from searches.queueing import QueueUnavailable, enqueue
+from searches.queueing import QueueUnavailable, enqueue, jobs_ahead
 from searches.staleness import QUEUED_GRACE_S, fail_stale_jobs, lost_job_check_due
 from searches.timeline import build_timeline
 from searches.uploads import JobFileAdder
@@ -115,7 +115,8 @@ class JobDetailView(OwnedMixin, DetailView):
 
 
 def progress_context(job, hits_version: str) -> dict:
-    return {"job": job, "files": file_list(job), "hits_version": hits_version}
+    waiting = jobs_ahead(job.rq_job_id) if job.status == Status.QUEUED and job.rq_job_id else None
+    return {"job": job, "files": file_list(job), "hits_version": hits_version, "jobs_ahead": waiting}
 
 
 def hits_version(job, loaded_hits=None) -> str:

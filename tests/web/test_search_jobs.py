@@ -171,3 +171,13 @@ def test_job_without_vehicles_fails_with_a_reason(alice, queue, run_worker):
     run_worker()
     job.refresh_from_db()
     assert job.status == "failed" and "register one first" in job.error
+
+
+def test_a_queued_search_says_how_many_are_ahead(alice, street_car, queue):
+    first = start_job(alice, [FIXTURES / "red_car.jpg"])
+    second = start_job(alice, [FIXTURES / "street_wagon.jpg"])
+    progress = lambda job: alice.get(reverse("searches:progress", args=[job.pk])).content.decode()  # noqa: E731
+    assert "waiting for a worker: next in line" in progress(first)
+    assert "waiting for a worker: 1 search ahead" in progress(second)
+    queue.empty()  # lost from Redis (a restart): the page says nothing rather than a wrong place
+    assert "waiting for a worker" not in progress(second)
