@@ -129,6 +129,10 @@ def user_gallery(user, engine, keep_alive=lambda: None) -> "api.Gallery":
     return gallery
 
 
+def photo_count(user) -> int:
+    return VehiclePhoto.objects.filter(vehicle__owner=user).count()
+
+
 def job_gallery(user, engine, vehicle_ids=None, keep_alive=lambda: None) -> "api.Gallery":
     """The gallery restricted to the chosen vehicles (None or empty = all of the user's)."""
     gallery = user_gallery(user, engine, keep_alive)

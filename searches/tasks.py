@@ -7,7 +7,7 @@ from rq import get_current_job
 
 from engine import api
 from gallery.engine_cache import get_engine
-from gallery.index import job_gallery
+from gallery.index import job_gallery, photo_count
 from searches.dbretry import TRANSIENT, DatabaseUnavailable, with_db_retry
 from searches.models import SearchJob
 from searches.runner import JobRunner
@@ -42,8 +42,13 @@ def _run(job_id: int, rq_job_id: str) -> str:
     job = SearchJob.objects.select_related("owner").get(pk=job_id)
     try:
         engine = get_engine(job.device)
+        # Seen only when it takes a while: a big gallery's index built, or photos re-embedded
+        # after a model change.
+        photos = photo_count(job.owner)
+        _notice(job_id, rq_job_id, f"Preparing your gallery ({photos:,} photo{'s' if photos != 1 else ''})…")
         gallery = job_gallery(job.owner, engine, list(job.vehicles.values_list("pk", flat=True)),
                               keep_alive=_heartbeat_every(job_id, rq_job_id, seconds=10.0))
+        _notice(job_id, rq_job_id, "")
         if len(gallery) == 0:
             raise api.GalleryError("There are no registered vehicles to look for: register one first.")
         JobRunner(job, rq_job_id, engine, gallery).run()
@@ -68,6 +73,10 @@ def _heartbeat_every(job_id: int, rq_job_id: str, seconds: float):
             SearchJob.objects.filter(pk=job_id, status=SearchJob.Status.RUNNING, rq_job_id=rq_job_id).update(
                 heartbeat_at=timezone.now())
     return keep_alive
+
+
+def _notice(job_id: int, rq_job_id: str, text: str) -> None:
+    SearchJob.objects.filter(pk=job_id, status=SearchJob.Status.RUNNING, rq_job_id=rq_job_id).update(error=text)
 
 
 def _fail(job_id: int, rq_job_id: str, message: str) -> None:

@@ -181,3 +181,20 @@ def test_a_queued_search_says_how_many_are_ahead(alice, street_car, queue):
     assert "waiting for a worker: 1 search ahead" in progress(second)
     queue.empty()  # lost from Redis (a restart): the page says nothing rather than a wrong place
     assert "waiting for a worker" not in progress(second)
+
+
+def test_the_page_says_while_the_gallery_is_being_prepared(alice, street_car, queue, run_worker, monkeypatch):
+    import searches.tasks
+
+    seen = []
+    real = searches.tasks.job_gallery
+
+    def watching(*args, **kwargs):  # what the job page would show while the index is built
+        seen.append(SearchJob.objects.get().error)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(searches.tasks, "job_gallery", watching)
+    job = start_job(alice, [FIXTURES / "red_car.jpg"])
+    run_worker()
+    job.refresh_from_db()
+    assert seen == ["Preparing your gallery (1 photo)…"]
+    assert job.status == SearchJob.Status.DONE and job.error == ""  # cleared once it is ready
