@@ -12,6 +12,7 @@ from bikes.mp4, serves the app with gunicorn (gthread, DEBUG off, static via whi
 per scenario:
 
   idle      no worker: the job sits queued, the fragment renders its files
+  idle-big  the same for a queued job of --big-files files (a zip of 2000 images)
   job       a real RQ worker (manage.py rqworker) runs a real search over copies of bikes.mp4
             (stride 1, all N+1 vehicles) during the measurement, at normal CPU priority
   job-nice  the same with the worker at `nice -n 10`
@@ -265,6 +266,20 @@ def make_job(user, copies: int, source=None):
     return job
 
 
+def big_job(user, files: int, base_job):
+    """A queued job of `files` rows (a big zip of images), all pointing at one stored file."""
+    from searches.models import SearchFile, SearchJob
+
+    job = SearchJob.objects.create(owner=user, name=f"load test ({files} files)", frame_stride=1)
+    stored = base_job.files.first().file.name
+    rows = [SearchFile(job=job, position=i, original_name=f"cam{i % 7}/img-{i:05d}.jpg", kind="image")
+            for i in range(files)]
+    for row in rows:
+        row.file.name = stored
+    SearchFile.objects.bulk_create(rows, batch_size=1000)
+    return job
+
+
 def session_cookie(user) -> str:
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
@@ -315,7 +330,8 @@ def stop(proc, grace_s: float = 20.0):
 # -- scenarios ------------------------------------------------------------------------------------
 
 # name: (worker nice level or None for no worker, onnxruntime threads per model; 0 = all cores)
-SCENARIOS = {"idle": (None, 0), "job": (0, 0), "job-nice": (10, 0), "job-nice-1thread": (10, 1)}
+SCENARIOS = {"idle": (None, 0), "idle-big": (None, 0), "job": (0, 0), "job-nice": (10, 0),
+             "job-nice-1thread": (10, 1)}
 
 
 def run_scenario(name, args, env, user, cookie, base_job, tmp) -> dict:
@@ -324,7 +340,10 @@ def run_scenario(name, args, env, user, cookie, base_job, tmp) -> dict:
 
     worker = None
     nice, threads = SCENARIOS[name]
-    job = base_job if nice is None else make_job(user, args.copies, source=base_job)
+    if name == "idle-big":
+        job = big_job(user, args.big_files, base_job)
+    else:
+        job = base_job if nice is None else make_job(user, args.copies, source=base_job)
     result = {"scenario": name, "worker_nice": nice, "job_id": job.pk}
     try:
         if nice is not None:
@@ -411,6 +430,7 @@ def main(argv=None) -> int:
     parser.add_argument("--scenarios", default="idle,job,job-nice")
     parser.add_argument("--repeat", type=int, default=1, help="run the scenarios this many times (<= 10)")
     parser.add_argument("--target-p99-ms", type=float, default=100.0, help="reported: runs under this p99")
+    parser.add_argument("--big-files", type=int, default=2000, help="files of the idle-big scenario's job")
     parser.add_argument("--copies", type=int, default=12, help="bikes.mp4 copies in the job (250 frames each)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
@@ -423,7 +443,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.redis_db in (0, 15) or not (0 < args.rate <= 2000) or not (0 < args.duration <= 120) \
             or not (0 < args.gallery_rate <= 500) or not (0 < args.gallery_duration <= 120) \
-            or not (1 <= args.repeat <= 10):
+            or not (1 <= args.repeat <= 10) or not (1 <= args.big_files <= 100_000):
         parser.error("redis db 0/15 belong to the app and the tests; rates/durations must be bounded")
 
     tmp = Path(tempfile.mkdtemp(prefix="vreid-load-"))
