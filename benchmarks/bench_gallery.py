@@ -55,7 +55,20 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-class Vehicles:
+class _Photos:
+    """Gallery vectors made chunk by chunk: each photo belongs to a random vehicle (`owner`)."""
+
+    def generate(self) -> np.ndarray:
+        out = np.empty((self.n, self.dim), np.float32)
+        for start in range(0, self.n, CHUNK):
+            rng = np.random.default_rng((self.seed, start))
+            m = min(CHUNK, self.n - start)
+            self.owner[start:start + m] = rng.integers(0, len(self.centres), m)
+            out[start:start + m] = self._photos(rng, self.owner[start:start + m])
+        return out
+
+
+class Vehicles(_Photos):
     """types -> vehicles -> photos in a decaying-spectrum latent space (see the docstring)."""
 
     def __init__(self, n: int, dim: int, per_id: int = 10, latent: int = 128,
@@ -82,22 +95,13 @@ class Vehicles:
         iso *= self.s_iso / np.sqrt(self.dim)
         return _unit(lat @ self.basis + iso + self.mean)
 
-    def generate(self) -> np.ndarray:
-        out = np.empty((self.n, self.dim), np.float32)
-        for start in range(0, self.n, CHUNK):
-            rng = np.random.default_rng((self.seed, start))
-            m = min(CHUNK, self.n - start)
-            self.owner[start:start + m] = rng.integers(0, len(self.centres), m)
-            out[start:start + m] = self._photos(rng, self.owner[start:start + m])
-        return out
-
     def queries(self, data: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng((self.seed, 1 << 40))
         which = self.owner[rng.choice(self.n, m, replace=False)]  # vehicles in the gallery
         return self._photos(rng, which).astype(np.float32), which
 
 
-class Isotropic:
+class Isotropic(_Photos):
     """The previous generator: vehicle centres and noise over all dimensions."""
 
     def __init__(self, n: int, dim: int, per_id: int = 10, seed: int = 0, **_):
@@ -106,15 +110,8 @@ class Isotropic:
         self.centres = rng.standard_normal((max(1, n // per_id), dim)).astype(np.float32)
         self.owner = np.empty(n, np.int64)
 
-    def generate(self) -> np.ndarray:
-        out = np.empty((self.n, self.dim), np.float32)
-        for start in range(0, self.n, CHUNK):
-            rng = np.random.default_rng((self.seed, start))
-            m = min(CHUNK, self.n - start)
-            self.owner[start:start + m] = rng.integers(0, len(self.centres), m)
-            out[start:start + m] = _unit(self.centres[self.owner[start:start + m]]
-                                         + 0.5 * rng.standard_normal((m, self.dim), np.float32))
-        return out
+    def _photos(self, rng: np.random.Generator, which: np.ndarray) -> np.ndarray:
+        return _unit(self.centres[which] + 0.5 * rng.standard_normal((len(which), self.dim), np.float32))
 
     def queries(self, data: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng((self.seed, 1 << 40))
