@@ -1,11 +1,13 @@
 """Print an ONNX model's inputs/outputs (names, shapes) and run it once on zeros.
 
-Usage: python scripts/inspect_onnx.py MODEL.onnx [REFERENCE.onnx]
+Usage: python scripts/inspect_onnx.py MODEL.onnx [REFERENCE.onnx]  (a missing reference, or
+MODEL itself, is skipped)
 Used by the conversion scripts to record what the committed weights look like. With a
 reference (the committed file), also prints the max abs output difference on a random
 input: tf2onnx is not byte-reproducible (node names and order vary between runs), so a
 reconversion is checked numerically instead of by sha256.
 """
+import os
 import sys
 
 import numpy as np
@@ -42,5 +44,6 @@ def main(path: str) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1])
-    if len(sys.argv) > 2:
+    # The conversion scripts always pass the committed file: compared only when it is another file.
+    if len(sys.argv) > 2 and os.path.isfile(sys.argv[2]) and not os.path.samefile(sys.argv[1], sys.argv[2]):
         compare(sys.argv[1], sys.argv[2])
