@@ -25,6 +25,7 @@ from scipy.optimize import linear_sum_assignment
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from engine.media import iter_frames  # noqa: E402
 from engine.motion import MotionProposer, box_iou, merge_proposals  # noqa: E402
 
 CLIP = ROOT / "tests/fixtures/topdown.mp4"
@@ -33,15 +34,7 @@ MIN_VISIBLE = 0.5
 
 
 def load_clip(path: Path = CLIP) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
+    return [frame for _, _, frame in iter_frames(path)]
 
 
 def load_labels(path: Path = LABELS) -> list[list[dict]]:

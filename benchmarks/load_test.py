@@ -225,15 +225,13 @@ def real_vehicle(user):
     """Register the parked car of bikes.mp4 frame 160 with the real engine, so the job has hits."""
     import cv2
 
+    from engine import api
     from gallery.engine_cache import embedder_name, get_engine
     from gallery.models import Vehicle, VehiclePhoto
     from tests.media import bikes_mp4
     from django.core.files.base import ContentFile
 
-    capture = cv2.VideoCapture(str(bikes_mp4()))
-    capture.set(cv2.CAP_PROP_POS_FRAMES, 160)
-    ok, frame = capture.read()
-    capture.release()
+    frame = api.read_frame(bikes_mp4(), 160)
     engine = get_engine("cpu")
     dets = [d for d in engine.detect(frame) if (d.box[0] + d.box[2]) / 2 > 400] or engine.detect(frame)
     box = tuple(int(v) for v in dets[0].box)

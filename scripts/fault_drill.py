@@ -269,17 +269,11 @@ class Drill:
     def make_media(self) -> None:
         import cv2
 
+        from engine.media import iter_frames
         from tests.media import bikes_mp4
 
         self.bikes = bikes_mp4()
-        capture = cv2.VideoCapture(str(self.bikes))
-        frames = []
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            frames.append(frame)
-        capture.release()
+        frames = [frame for _, _, frame in iter_frames(self.bikes)]
         assert len(frames) == CLIP_FRAMES, len(frames)
         self.photos = {}
         for user, index in REGISTER_FRAMES.items():

@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 from rq import SimpleWorker
 
+from engine import api
 from gallery.models import Vehicle, VehiclePhoto
 from tests.media import FIXTURES, bikes_mp4
 
@@ -63,11 +64,7 @@ def bikes():
 @pytest.fixture(scope="session")
 def car_frame_jpg(bikes, tmp_path_factory) -> Path:
     """One frame of bikes.mp4 with a car in it, as a JPEG photo to register the car from."""
-    capture = cv2.VideoCapture(str(bikes))
-    capture.set(cv2.CAP_PROP_POS_FRAMES, REGISTER_FRAME)
-    ok, frame = capture.read()
-    capture.release()
-    assert ok, "could not read the registration frame from bikes.mp4"
+    frame = api.read_frame(bikes, REGISTER_FRAME)
     path = tmp_path_factory.mktemp("photos") / "street_car.jpg"
     cv2.imwrite(str(path), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
     return path
