@@ -1,15 +1,15 @@
 from django.contrib import admin
-from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
 from gallery.models import PendingPhoto, Vehicle, VehiclePhoto
+from gallery.queries import count_of, cover_photo_id
 
 
-def thumbnail(photo, size=64):
-    if photo is None:
+def thumbnail(photo_id, size=64):
+    if photo_id is None:
         return "—"
-    url = reverse("gallery:photo_file", args=[photo.pk, "crop"])
+    url = reverse("gallery:photo_file", args=[photo_id, "crop"])
     return format_html('<img src="{}" alt="" style="max-height:{}px;max-width:{}px">', url, size, size * 2)
 
 
@@ -25,7 +25,7 @@ class VehiclePhotoInline(admin.TabularInline):
 
     @admin.display(description="Crop")
     def preview(self, obj):
-        return thumbnail(obj)
+        return thumbnail(obj.pk)
 
 
 @admin.register(Vehicle)
@@ -39,14 +39,15 @@ class VehicleAdmin(admin.ModelAdmin):
     inlines = [VehiclePhotoInline]
 
     def get_queryset(self, request):
+        from searches.models import Hit  # searches depends on gallery, not the reverse
+
         return super().get_queryset(request).annotate(
-            n_photos=Count("photos", distinct=True), n_hits=Count("hits", distinct=True)
-        ).prefetch_related("photos")
+            n_photos=count_of(VehiclePhoto, "vehicle"), n_hits=count_of(Hit, "vehicle"), cover_id=cover_photo_id()
+        )
 
     @admin.display(description="Photo")
     def preview(self, obj):
-        photos = list(obj.photos.all())
-        return thumbnail(photos[0] if photos else None)
+        return thumbnail(obj.cover_id)
 
     @admin.display(description="Photos", ordering="n_photos")
     def photo_count(self, obj):

@@ -137,8 +137,7 @@ def job_gallery(user, engine, vehicle_ids=None, keep_alive=lambda: None) -> "api
     """The gallery restricted to the chosen vehicles (None or empty = all of the user's)."""
     gallery = user_gallery(user, engine, keep_alive)
     if vehicle_ids:
-        indexed = VehiclePhoto.objects.filter(vehicle__owner=user).values_list("vehicle_id", flat=True)
-        others = set(indexed) - set(vehicle_ids)
+        others = set(gallery.ids()) - set(vehicle_ids)
         if others:
             gallery.remove(sorted(others))
     return gallery

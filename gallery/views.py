@@ -3,8 +3,6 @@ import logging
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views import View
@@ -15,6 +13,7 @@ from gallery import registration
 from gallery.files import serve_fieldfile
 from gallery.forms import PhotoUploadForm, PickBoxForm, VehicleLabelForm
 from gallery.models import PendingPhoto, Vehicle, VehiclePhoto
+from gallery.queries import count_of, cover_photo_id
 from vreid_site.upload_limits import UploadLimitMixin
 
 log = logging.getLogger(__name__)
@@ -29,17 +28,6 @@ class OwnedMixin(LoginRequiredMixin):
         return super().get_queryset().filter(**{self.owner_field: self.request.user})
 
 
-def count_of(model, fk: str):
-    """A correlated COUNT subquery: one query for the page, no JOIN fan-out (photos x hits)."""
-    return Coalesce(
-        Subquery(
-            model.objects.filter(**{fk: OuterRef("pk")}).order_by().values(fk)
-            .annotate(n=Count("pk")).values("n")[:1]
-        ),
-        0,
-    )
-
-
 class VehicleListView(OwnedMixin, ListView):
     """Paginated (a gallery may hold 10k+ vehicles); counts and the cover photo id come in the
     page's one query, thumbnails load lazily through the ownership-checked file view."""
@@ -51,14 +39,13 @@ class VehicleListView(OwnedMixin, ListView):
     def get_queryset(self):
         from searches.models import Hit  # searches depends on gallery, not the reverse
 
-        cover = VehiclePhoto.objects.filter(vehicle=OuterRef("pk")).order_by("pk").values("pk")[:1]
         return (
             super().get_queryset()
             .only("pk", "label")
             .annotate(
                 hit_count=count_of(Hit, "vehicle"),
                 photo_count=count_of(VehiclePhoto, "vehicle"),
-                cover_id=Subquery(cover),
+                cover_id=cover_photo_id(),
             )
             .order_by("label", "pk")
         )

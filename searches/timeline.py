@@ -29,12 +29,15 @@ class VehicleTimeline:
 def build_timeline(hits) -> list[VehicleTimeline]:
     by_vehicle: dict[int, VehicleTimeline] = {}
     tracks: dict[tuple[int, int], Track] = {}
+    last_end: dict[int, float] = {}  # per file: its scale when its duration is unknown
+    for hit in hits:
+        last_end[hit.file_id] = max(last_end.get(hit.file_id, 1.0), hit.end_s)
     for hit in sorted(hits, key=lambda h: (h.vehicle.label.lower(), h.vehicle_id, h.file.position, h.start_s)):
         timeline = by_vehicle.setdefault(hit.vehicle_id, VehicleTimeline(hit.vehicle))
         timeline.hit_count += 1
         key = (hit.vehicle_id, hit.file_id)
         if key not in tracks:
-            tracks[key] = Track(hit.file, _duration(hit.file, hits))
+            tracks[key] = Track(hit.file, float(hit.file.duration_s or last_end[hit.file_id]))
             timeline.tracks.append(tracks[key])
         track = tracks[key]
         if hit.file.kind == "image":
@@ -45,9 +48,3 @@ def build_timeline(hits) -> list[VehicleTimeline]:
         track.bars.append(Bar(hit, round(min(left, 100 - MIN_BAR_PERCENT), 2), round(min(width, 100 - left), 2)))
     return list(by_vehicle.values())
 
-
-def _duration(search_file, hits) -> float:
-    if search_file.duration_s:
-        return float(search_file.duration_s)
-    ends = [h.end_s for h in hits if h.file_id == search_file.pk]
-    return max(ends + [1.0])

@@ -19,7 +19,8 @@ from gallery.engine_cache import get_engine
 from gallery.files import serve_fieldfile
 from gallery.registration import add_view
 from gallery.storage_files import local_path
-from gallery.views import OwnedMixin, _visible, count_of
+from gallery.queries import count_of
+from gallery.views import OwnedMixin, _visible
 from searches import export
 from searches.file_list import file_list
 from searches.forms import NewSearchForm, SearchSettingsForm

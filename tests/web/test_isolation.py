@@ -77,3 +77,17 @@ def test_owner_gets_media_with_range_support(client, other_user, bobs_things):
 def test_no_public_media_url(alice, bobs_things):
     _, _, search_file, _ = bobs_things
     assert alice.get("/media/" + search_file.file.name).status_code == 404
+
+
+def test_staff_see_every_users_vehicles_and_jobs_in_the_admin(client, user, bobs_things, django_user_model):
+    vehicle, job, _, _ = bobs_things
+    make_vehicle(user, "Alice car")
+    admin = django_user_model.objects.create_superuser("root", password="root-pass-123")
+    client.force_login(admin)
+    page = client.get(reverse("admin:gallery_vehicle_changelist")).content.decode()
+    assert "Bob&#x27;s van" in page and "Alice car" in page
+    cover = vehicle.photos.get()
+    assert reverse("gallery:photo_file", args=[cover.pk, "crop"]) in page  # the thumbnail column
+    row = page[page.index("Bob&#x27;s van"):].split("</tr>")[0]
+    assert '<td class="field-photo_count">1</td>' in row and '<td class="field-hit_count">1</td>' in row
+    assert "bob job" in client.get(reverse("admin:searches_searchjob_changelist")).content.decode()
