@@ -11,8 +11,5 @@ def delete_abandoned_uploads() -> int:
     """Delete pending photos older than VREID_PENDING_TTL_H hours; their files go with them
     (gallery/signals.py). Returns how many."""
     cutoff = timezone.now() - timedelta(hours=settings.VREID_PENDING_TTL_H)
-    count = 0
-    for pending in PendingPhoto.objects.filter(created__lt=cutoff).iterator():
-        pending.delete()  # one by one, so the post_delete signal removes each file
-        count += 1
-    return count
+    _, deleted = PendingPhoto.objects.filter(created__lt=cutoff).delete()  # post_delete runs per row
+    return deleted.get(PendingPhoto._meta.label, 0)

@@ -20,8 +20,7 @@ INLINE_TYPES = frozenset({
     "image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp",
     "video/mp4", "video/webm", "video/quicktime", "video/x-matroska",
 })
-# Recognised but not displayed by browsers: served as attachments with their type.
-ATTACHMENT_TYPES = frozenset({"image/tiff", "video/x-msvideo", "video/mpeg", "video/x-ms-wmv"})
+# Anything else sniffed (TIFF, AVI, MPEG, WMV...) is served as an attachment with its type.
 
 
 def sniff_content_type(head: bytes) -> str:
@@ -54,11 +53,6 @@ def sniff_content_type(head: bytes) -> str:
     return OCTET_STREAM
 
 
-def _content_type(storage, name: str) -> str:
-    with storage.open(name, "rb") as fh:
-        return sniff_content_type(fh.read(512))
-
-
 def _secure(response, content_type: str, download_name: str):
     """Headers that keep a browser from running or re-interpreting user media."""
     response["X-Content-Type-Options"] = "nosniff"
@@ -88,26 +82,28 @@ def serve_fieldfile(request, fieldfile, download_name: str | None = None):
         raise Http404("File not found")
     storage, name = fieldfile.storage, fieldfile.name
     size = storage.size(name)
-    content_type = _content_type(storage, name) if size else OCTET_STREAM
     download_name = PurePath(download_name or name).name
     match = RANGE_RE.match(request.headers.get("Range", "").strip())
-    if not match or (not match.group(1) and not match.group(2)):
-        response = FileResponse(storage.open(name, "rb"), content_type=content_type)
+    whole = not match or (not match.group(1) and not match.group(2))
+    if not whole:
+        first, last = match.groups()
+        if first:
+            start, end = int(first), min(int(last) if last else size - 1, size - 1)
+        else:  # suffix range: the last N bytes
+            start, end = max(0, size - int(last)), size - 1
+        if start >= size or start > end:
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+    fh = storage.open(name, "rb")  # one open: sniffed, then served
+    content_type = sniff_content_type(fh.read(512)) if size else OCTET_STREAM
+    fh.seek(0)
+    if whole:
+        response = FileResponse(fh, content_type=content_type)
         response["Accept-Ranges"] = "bytes"
         return _secure(response, content_type, download_name)
-    first, last = match.groups()
-    if first:
-        start, end = int(first), min(int(last) if last else size - 1, size - 1)
-    else:  # suffix range: the last N bytes
-        start, end = max(0, size - int(last)), size - 1
-    if start >= size or start > end:
-        response = HttpResponse(status=416)
-        response["Content-Range"] = f"bytes */{size}"
-        return response
     length = end - start + 1
-    response = StreamingHttpResponse(
-        _read_range(storage.open(name, "rb"), start, length), status=206, content_type=content_type
-    )
+    response = StreamingHttpResponse(_read_range(fh, start, length), status=206, content_type=content_type)
     response["Content-Length"] = str(length)
     response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Accept-Ranges"] = "bytes"

@@ -2,11 +2,11 @@ from django import forms
 from django.conf import settings
 
 from gallery.models import Vehicle
+from vreid_site.upload_limits import limit_bytes
 
 
 def check_upload_size(upload) -> None:
-    limit = settings.VREID_MAX_UPLOAD_MB * 1024 * 1024
-    if upload.size > limit:
+    if upload.size > limit_bytes():
         raise forms.ValidationError(f"{upload.name} is larger than {settings.VREID_MAX_UPLOAD_MB} MB.")
 
 

@@ -43,11 +43,6 @@ class Vehicle(models.Model):
     def get_absolute_url(self):
         return reverse("gallery:vehicle", args=[self.pk])
 
-    @property
-    def cover(self):
-        """The first photo, used as the vehicle's thumbnail."""
-        return self.photos.order_by("pk").first()
-
 
 def embedding_digest(blob) -> str:
     return hashlib.sha1(bytes(blob)).hexdigest()[:16]

@@ -145,7 +145,7 @@ class VehicleDetailView(OwnedMixin, DetailView):
 
     def get_context_data(self, **kwargs):
         hits = self.object.hits.select_related("job", "file").order_by("-job__created", "file__position", "start_s")
-        return {**super().get_context_data(**kwargs), "hits": hits[:200], "label_form": VehicleLabelForm(instance=self.object)}
+        return {**super().get_context_data(**kwargs), "hits": hits[:200]}
 
 
 class VehicleUpdateView(OwnedMixin, UpdateView):

@@ -20,9 +20,8 @@ class DatabaseUnavailable(Exception):
 
 
 def retry_budget_s() -> float:
-    # Well under the heartbeat timeout: a worker that waits this long is not yet taken for dead.
-    default = min(30.0, settings.VREID_HEARTBEAT_TIMEOUT_S / 2)
-    return float(getattr(settings, "VREID_DB_RETRY_S", default))
+    # Well under the heartbeat timeout (settings.py): a worker that waits this long is not yet taken for dead.
+    return float(settings.VREID_DB_RETRY_S)
 
 
 def with_db_retry(fn, *args, what: str = "database write", budget_s: float | None = None, **kwargs):

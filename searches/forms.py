@@ -5,6 +5,7 @@ from django.conf import settings
 
 from gallery.models import Vehicle
 from searches.models import SearchJob
+from vreid_site.upload_limits import limit_bytes
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -75,9 +76,8 @@ class NewSearchForm(SearchSettingsForm):
         files, folder = cleaned.get("files", []), cleaned.get("folder", [])
         if not files and not folder:
             raise forms.ValidationError("Choose at least one file, archive or folder to search.")
-        limit_mb = settings.VREID_MAX_UPLOAD_MB
-        if sum(upload.size for upload in files + folder) > limit_mb * 1024 * 1024:
-            raise forms.ValidationError(f"The upload is larger than {limit_mb} MB.")
+        if sum(upload.size for upload in files + folder) > limit_bytes():
+            raise forms.ValidationError(f"The upload is larger than {settings.VREID_MAX_UPLOAD_MB} MB.")
         folder_names = relative_names(folder, cleaned.get("folder_paths", ""))
         cleaned["uploads"] = [(upload.name, upload) for upload in files] + list(zip(folder_names, folder))
         return cleaned

@@ -5,9 +5,9 @@ stored ones, or continues one within the merge gap, is joined with them: the eng
 long presence (a parked car) in pieces, and a pass resumed after a crash repeats part of what
 the interrupted pass stored. A union changes nothing when repeated, so storing stays idempotent.
 """
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
+from gallery.signals import delete_if_unused
 from searches.models import Hit
 
 BEST_FIELDS = ("distance", "best_time_s", "best_frame", "box", "thumbnail")
@@ -32,14 +32,14 @@ def _store(hit: Hit, gap_s: float) -> bool:
             hit.save(force_insert=True)
             return True
         keep, others = near[0], near[1:]
-        replaced = keep.thumbnail.name
+        replaced = keep.thumbnail  # the FieldFile, before _join may take another hit's
         for other in [*others, hit]:
             _join(keep, other)
         keep.save()  # first, so the thumbnail it took over from a bridged hit counts as used
         for other in others:  # bridged by the new piece; the post_delete signal drops unused thumbnails
             other.delete()
-    if replaced and replaced != keep.thumbnail.name and not Hit.objects.filter(thumbnail=replaced).exists():
-        default_storage.delete(replaced)
+    if replaced.name != keep.thumbnail.name:
+        delete_if_unused(replaced, (Hit.objects, "thumbnail"))
     return bool(hit.thumbnail) and keep.thumbnail.name == hit.thumbnail.name
 
 

@@ -79,16 +79,24 @@ class SearchJob(models.Model):
     def __str__(self):
         return self.name or f"Search {self.pk}"
 
+    def skip_unfinished_files(self) -> None:
+        """A cancelled job: the files it had not finished are listed as skipped."""
+        self.files.filter(status__in=[SearchFile.Status.PENDING, SearchFile.Status.RUNNING]).update(
+            status=SearchFile.Status.SKIPPED, error="Cancelled"
+        )
+
+    @classmethod
+    def running_under(cls, pk: int, rq_job_id: str):
+        """The job while it runs under this RQ job: every write of a worker is guarded so, and
+        lands nowhere once the job was paused, cancelled or re-queued."""
+        return cls.objects.filter(pk=pk, status=cls.Status.RUNNING, rq_job_id=rq_job_id)
+
     def get_absolute_url(self):
         return reverse("searches:detail", args=[self.pk])
 
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
 
     @property
     def progress_percent(self) -> int:

@@ -66,7 +66,7 @@ class JobRunner:
 
     def mine(self):
         """This job while this runner still owns it (running under our RQ id)."""
-        return self.jobs().filter(status=SearchJob.Status.RUNNING, rq_job_id=self.rq_job_id)
+        return SearchJob.running_under(self.job.pk, self.rq_job_id)
 
     def update_file(self, search_file: SearchFile, **fields) -> int:
         """Guarded, retried update of one file row (nothing lands once the job was re-queued)."""
@@ -93,9 +93,7 @@ class JobRunner:
 
     def _stopped(self, reason: str) -> None:
         if reason == "cancel":
-            self.job.files.filter(
-                status__in=[SearchFile.Status.PENDING, SearchFile.Status.RUNNING]
-            ).update(status=SearchFile.Status.SKIPPED, error="Cancelled")
+            self.job.skip_unfinished_files()
             self.jobs().update(finished_at=timezone.now(), eta_s=None)
         self.jobs().filter(rq_job_id=self.rq_job_id).update(heartbeat_at=None, eta_s=None)
 
@@ -152,7 +150,7 @@ class JobRunner:
         else:
             search_file.status, search_file.progress = SearchFile.Status.DONE, 1.0
             self.update_file(search_file, status=search_file.status, progress=1.0)
-        self.write_job_progress(force=True)
+        self.write_job_progress()
 
     def file_failed(self, search_file: SearchFile, message: str) -> None:
         search_file.status, search_file.error = SearchFile.Status.FAILED, message
@@ -204,7 +202,7 @@ class JobRunner:
         checkpoint = getattr(progress, "resume_frame", None)
         if checkpoint is not None and checkpoint > search_file.resume_frame:
             search_file.resume_frame = checkpoint
-        self.speed_fps, self.file_eta = progress.fps, progress.eta_s
+        self.speed_fps = progress.fps
         if time.monotonic() - self.last_write >= THROTTLE_S:
             self.update_file(search_file, progress=search_file.progress, frames_done=search_file.frames_done,
                              frames_total=search_file.frames_total, resume_frame=search_file.resume_frame)
@@ -238,7 +236,7 @@ class JobRunner:
             return False
         return store_folded(hit, MERGE_GAP_S)
 
-    def write_job_progress(self, force: bool = False) -> None:
+    def write_job_progress(self) -> None:
         self.last_write = time.monotonic()
         with_db_retry(self._write_job_progress, what=f"writing progress of job {self.job.pk}")
 

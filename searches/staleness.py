@@ -32,7 +32,7 @@ _last_reconcile = 0.0
 
 
 def max_recoveries() -> int:
-    return int(getattr(settings, "VREID_MAX_RECOVERIES", 3))
+    return int(settings.VREID_MAX_RECOVERIES)
 
 
 def _stale_running(cutoff):
@@ -59,8 +59,7 @@ def recover_dead_job(job_pk: int, rq_id: str, reason: str, count: bool = True) -
     count=False when the worker itself is shutting down (a deploy, not a crash): that resume
     does not use up one of the job's automatic resumes.
     """
-    guard = SearchJob.objects.filter(pk=job_pk, status=Status.RUNNING, rq_job_id=rq_id)
-    return recover_job(job_pk, guard, reason, count=count)
+    return recover_job(job_pk, SearchJob.running_under(job_pk, rq_id), reason, count=count)
 
 
 def recover_job(pk: int, guard, reason: str, count: bool = True) -> int:
@@ -77,7 +76,7 @@ def recover_job(pk: int, guard, reason: str, count: bool = True) -> int:
         error=f"Resumed automatically where it stopped: {reason}.",
     )
     if resumed:
-        SearchFile.objects.filter(job_id=pk, status=SearchFile.Status.RUNNING).update(status=SearchFile.Status.PENDING)
+        _unfinish_files(pk)
         log.warning("search job %s: %s; queued again as %s", pk, reason, new_rq)
         try:
             push(pk, new_rq)
@@ -90,9 +89,14 @@ def recover_job(pk: int, guard, reason: str, count: bool = True) -> int:
               "Use Retry to continue with the remaining files.",
     )
     if failed:
-        SearchFile.objects.filter(job_id=pk, status=SearchFile.Status.RUNNING).update(status=SearchFile.Status.PENDING)
+        _unfinish_files(pk)
         log.error("search job %s failed: %s (after %s automatic resumes)", pk, reason, limit)
     return failed
+
+
+def _unfinish_files(pk: int) -> None:
+    """The file the dead worker was on starts again (from its checkpoint) on the next run."""
+    SearchFile.objects.filter(job_id=pk, status=SearchFile.Status.RUNNING).update(status=SearchFile.Status.PENDING)
 
 
 def requeue_lost_jobs(connection=None) -> int:
@@ -115,7 +119,7 @@ def requeue_lost_jobs(connection=None) -> int:
     if not rows:
         return 0
     alive = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
-    found = Job.fetch_many([rq_id for _, rq_id in rows], connection=connection) if rows else []
+    found = Job.fetch_many([rq_id for _, rq_id in rows], connection=connection)
     count = 0
     for (pk, rq_id), rq_job in zip(rows, found):
         status = rq_job.get_status(refresh=False) if rq_job is not None else None
@@ -145,12 +149,16 @@ def recover_all() -> dict:
 
     done = {"stale": recover_stale_jobs(), "heartbeats": clear_leftover_heartbeats(),
             "abandoned_uploads": delete_abandoned_uploads()}
+    done["lost"] = _requeue_lost_quietly()
+    return done
+
+
+def _requeue_lost_quietly() -> int:
     try:
-        done["lost"] = requeue_lost_jobs()
+        return requeue_lost_jobs()
     except Exception as exc:  # redis.ConnectionError and friends: next round
         log.warning("could not check the queue for lost jobs: %s", exc)
-        done["lost"] = 0
-    return done
+        return 0
 
 
 def lost_job_check_due() -> bool:
@@ -167,11 +175,7 @@ def fail_stale_jobs() -> int:
     global _last_reconcile
     recovered = recover_stale_jobs()
     clear_leftover_heartbeats()
-    now = time.monotonic()
-    if now - _last_reconcile >= RECONCILE_EVERY_S:
-        _last_reconcile = now
-        try:
-            requeue_lost_jobs()
-        except Exception as exc:
-            log.warning("could not check the queue for lost jobs: %s", exc)
+    if lost_job_check_due():
+        _last_reconcile = time.monotonic()
+        _requeue_lost_quietly()
     return recovered

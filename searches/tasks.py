@@ -70,18 +70,17 @@ def _heartbeat_every(job_id: int, rq_job_id: str, seconds: float):
         nonlocal last
         if time.monotonic() - last >= seconds:
             last = time.monotonic()
-            SearchJob.objects.filter(pk=job_id, status=SearchJob.Status.RUNNING, rq_job_id=rq_job_id).update(
-                heartbeat_at=timezone.now())
+            SearchJob.running_under(job_id, rq_job_id).update(heartbeat_at=timezone.now())
     return keep_alive
 
 
 def _notice(job_id: int, rq_job_id: str, text: str) -> None:
-    SearchJob.objects.filter(pk=job_id, status=SearchJob.Status.RUNNING, rq_job_id=rq_job_id).update(error=text)
+    SearchJob.running_under(job_id, rq_job_id).update(error=text)
 
 
 def _fail(job_id: int, rq_job_id: str, message: str) -> None:
     with_db_retry(
-        SearchJob.objects.filter(pk=job_id, status=SearchJob.Status.RUNNING, rq_job_id=rq_job_id).update,
+        SearchJob.running_under(job_id, rq_job_id).update,
         status=SearchJob.Status.FAILED, error=message, finished_at=timezone.now(), heartbeat_at=None, eta_s=None,
         what=f"failing job {job_id}",
     )

@@ -227,9 +227,7 @@ class JobActionView(LoginRequiredMixin, View):
             messages.error(request, "This job has already finished.")
             return
         if job.status != Status.RUNNING:  # no worker will see it: skip the remaining files here
-            job.files.filter(status__in=[SearchFile.Status.PENDING, SearchFile.Status.RUNNING]).update(
-                status=SearchFile.Status.SKIPPED, error="Cancelled"
-            )
+            job.skip_unfinished_files()
 
 
 class JobDeleteView(OwnedMixin, DeleteView):

@@ -26,7 +26,7 @@ REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 def recover_every_s() -> float:
-    return float(getattr(settings, "VREID_RECOVER_EVERY_S", 15))
+    return float(settings.VREID_RECOVER_EVERY_S)
 
 
 def _recover(action, *args) -> None:
