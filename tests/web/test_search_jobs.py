@@ -198,3 +198,15 @@ def test_the_page_says_while_the_gallery_is_being_prepared(alice, street_car, qu
     job.refresh_from_db()
     assert seen == ["Preparing your gallery (1 photo)…"]
     assert job.status == SearchJob.Status.DONE and job.error == ""  # cleared once it is ready
+
+
+def test_the_job_page_shows_each_message_once(alice, street_car, queue, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    job = start_job(alice, [notes, FIXTURES / "red_car.jpg"])
+    page = alice.get(job.get_absolute_url()).content.decode()
+    assert page.count("notes.txt: Not an image or video file") == 1
+    # A fragment swapped in by htmx (here: Pause) carries its own message.
+    SearchJob.objects.filter(pk=job.pk).update(status=SearchJob.Status.DONE)
+    fragment = alice.post(reverse("searches:action", args=[job.pk, "pause"]), HTTP_HX_REQUEST="true")
+    assert "Only a queued or running job can be paused." in fragment.content.decode()
