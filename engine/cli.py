@@ -10,6 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from engine import api
+from engine.pipeline import PROPOSAL_MODES
 from engine.reid_eval import evaluate_folder
 
 MEDIA_EXTENSIONS = api.IMAGE_EXTENSIONS | api.VIDEO_EXTENSIONS
@@ -46,8 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--stride", type=int, default=1, help="process every n-th frame")
     search.add_argument("--threshold", type=float, help="cosine distance (default: model card)")
     search.add_argument("--no-tracking", action="store_true", help="embed every detection")
-    search.add_argument("--proposals", choices=["detector", "motion", "both"], default="detector")
-    search.add_argument("--segment-s", type=float, default=60.0,
+    search.add_argument("--proposals", choices=PROPOSAL_MODES, default="detector")
+    search.add_argument("--segment-s", type=float, default=api.VideoOptions.segment_s,
                         help="a vehicle in view longer than this is matched once per segment")
     search.add_argument("--json", action="store_true", help="machine-readable output")
     _model_args(search)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import math
 from dataclasses import replace
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Optional
 
 import cv2
 import numpy as np
@@ -114,10 +114,6 @@ class _Detector:
         outputs = self.session.run(None, {self.input_name: x})
         boxes, scores = self._decode(outputs)
         return self._select(boxes, scores, meta, bgr.shape[1], bgr.shape[0])
-
-    def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
-        # Both shipped graphs have a fixed batch of 1, so a batch is a loop.
-        return [self.detect(im) for im in images]
 
     def _decode(self, outputs: list) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError

@@ -8,7 +8,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from engine.detectors import load_detector
+from engine.detectors import VEHICLE_CLASSES, load_detector
 from engine.draw import crop
 from engine.embedder import Embedder
 from engine.errors import EngineError, Interrupted
@@ -23,7 +23,6 @@ from engine.types import (
     Box, Detection, ImageHit, ImageResult, Interval, Progress, VideoResult, VideoStats,
 )
 
-VEHICLE_CLASSES = ("car", "bus", "truck", "motorcycle")
 PROPOSAL_MODES = ("detector", "motion", "both")
 STOP_CHECK_S = 0.25  # how often the caller's stop check runs: cancel lands well within 1 s
 PROGRESS_S = 0.25
@@ -220,14 +219,15 @@ class _VideoRun:
         """Embed the best crops of tracks that ended, in one batch, and match each track."""
         if not finished:
             return
-        crops = [pixels for record in finished for pixels in record.crops()]
+        chosen = [record.chosen() for record in finished]
+        crops = [candidate.pixels for candidates in chosen for candidate in candidates]
         vectors = self.engine.embedder.embed(crops)
         self.stats.embed_calls += len(crops)
+        found = self.engine.match(vectors, self.gallery, self.threshold, self.opt.top_k)
         offset = 0
-        for record in finished:
-            n = len(record.chosen())
-            match = record.match(vectors[offset:offset + n], self.gallery, self.threshold, self.opt.top_k)
-            offset += n
+        for record, candidates in zip(finished, chosen):
+            match = record.best_match(candidates, found[offset:offset + len(candidates)])
+            offset += len(candidates)
             if match:
                 self.merger.add(match)
 

@@ -63,18 +63,14 @@ class TrackRecord:
         wanted = 1 + self.sightings // SIGHTINGS_PER_EMBED
         return sorted(self.candidates, key=lambda c: -c.quality)[:wanted]
 
-    def crops(self) -> list[np.ndarray]:
-        return [c.pixels for c in self.chosen()]
-
-    def match(self, vectors: np.ndarray, gallery, threshold: float, k: int) -> Optional[TrackMatch]:
-        """The gallery id closest to any of this track's crops, if under threshold."""
-        if len(gallery) == 0 or len(vectors) == 0:
-            return None
+    def best_match(self, chosen: list[Candidate], found: list) -> Optional[TrackMatch]:
+        """The closest of the matches of the `chosen` crops (Engine.match's (id, distance) or
+        None per crop): the track matches that gallery id."""
         best: Optional[tuple[float, int, Candidate]] = None
-        for candidate, found in zip(self.chosen(), gallery.search(vectors, k=k)):
-            if found and (best is None or found[0][1] < best[0]):
-                best = (found[0][1], found[0][0], candidate)
-        if best is None or best[0] > threshold:
+        for candidate, hit in zip(chosen, found):
+            if hit and (best is None or hit[1] < best[0]):
+                best = (hit[1], hit[0], candidate)
+        if best is None:
             return None
         distance, gallery_id, cand = best
         return TrackMatch(
@@ -104,6 +100,9 @@ class TrackBook:
                 self.seen_ids.add(track.track_id)
             record.last_frame, record.last_s = index, time_s
             record.sightings += 1
+            # Sharpness can only lower the score: skip measuring it when even the bound loses.
+            if not record.wants(crop_quality(frame.shape, box), self.max_embeds):
+                continue
             pixels = crop(frame, box)
             quality = crop_quality(frame.shape, box, pixels)
             if record.wants(quality, self.max_embeds):  # copy the crop only when it is kept
