@@ -191,7 +191,6 @@ def run_size(n: int, args, out) -> None:
     mem = rss_mib() - rss0
     del data
     if gallery.kind == "ivf":
-        import faiss
         print(f"# {n}: imbalance factor {gallery._index.invlists.imbalance_factor():.2f}",
               file=sys.stderr, flush=True)
         default = gallery.nprobe

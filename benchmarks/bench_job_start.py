@@ -59,9 +59,9 @@ def main(argv=None) -> int:
     try:
         env = setup_env(tmp, args.database_url)
         manage = [sys.executable, "manage.py"]
-        subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env={**os.environ, **env}, check=True)
+        subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True)  # setup_env set os.environ
         subprocess.run([*manage, "seed_gallery", "--vehicles", str(args.vehicles), "--user", "bench"],
-                       cwd=ROOT, env={**os.environ, **env}, check=True)
+                       cwd=ROOT, check=True)
         import django
 
         django.setup()

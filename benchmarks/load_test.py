@@ -223,26 +223,18 @@ def manage(env, *argv, timeout=600):
 
 def real_vehicle(user):
     """Register the parked car of bikes.mp4 frame 160 with the real engine, so the job has hits."""
-    import cv2
-
     from engine import api
-    from gallery.engine_cache import embedder_name, get_engine
-    from gallery.models import Vehicle, VehiclePhoto
+    from gallery.engine_cache import get_engine
+    from gallery.models import Vehicle
+    from gallery.registration import add_view
     from tests.media import bikes_mp4
-    from django.core.files.base import ContentFile
 
     frame = api.read_frame(bikes_mp4(), 160)
     engine = get_engine("cpu")
     dets = [d for d in engine.detect(frame) if (d.box[0] + d.box[2]) / 2 > 400] or engine.detect(frame)
     box = tuple(int(v) for v in dets[0].box)
     vehicle = Vehicle.objects.create(owner=user, label="AAA real car")
-    photo = VehiclePhoto(vehicle=vehicle, box=list(box))
-    photo.set_vector(engine.embed_box(frame, box), embedder_name(engine))
-    jpeg = cv2.imencode(".jpg", frame)[1].tobytes()
-    photo.image.save("street.jpg", ContentFile(jpeg), save=False)
-    x1, y1, x2, y2 = box
-    photo.crop.save("crop.jpg", ContentFile(cv2.imencode(".jpg", frame[y1:y2, x1:x2])[1].tobytes()), save=False)
-    photo.save()
+    add_view(vehicle, frame, box)
     return vehicle
 
 

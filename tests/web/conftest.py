@@ -10,7 +10,7 @@ from rq import SimpleWorker
 
 from engine import api
 from gallery.models import Vehicle, VehiclePhoto
-from tests.media import FIXTURES, bikes_mp4
+from tests.media import bikes_mp4
 
 REGISTER_FRAME = 160  # bikes.mp4: a car passes the street scene around frames 135-185
 
@@ -68,11 +68,6 @@ def car_frame_jpg(bikes, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("photos") / "street_car.jpg"
     cv2.imwrite(str(path), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
     return path
-
-
-@pytest.fixture
-def fixture_photo():
-    return FIXTURES / "red_car.jpg"
 
 
 def make_vehicle(owner, label="Test car", dim=8) -> Vehicle:
