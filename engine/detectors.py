@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from engine.errors import ModelError
+from engine.preprocess import as_bgr, check_input_size, normaliser
 from engine.registry import COCO_NAMES, ModelSpec
 from engine.runtime import create_session
 from engine.types import Detection
@@ -38,29 +39,20 @@ class _Detector:
                              f"model's class names {names[:10]}...")
         self.class_ids = np.array([names.index(c) for c in present], dtype=np.int64)
         self.class_names = names
-        s = np.float32(spec.scale)
-        # ((x * scale) - mean) / std folded into one multiply-add per channel
-        self._mul = (s / np.array(spec.std, np.float32)).reshape(3, 1, 1)
-        self._add = (-np.array(spec.mean, np.float32) / spec.std).astype(np.float32).reshape(3, 1, 1)
+        self._mul, self._add = normaliser(spec)
 
     def _check_input(self) -> str:
         inp = self.session.get_inputs()[0]
         if len(inp.shape) != 4:
             raise ModelError(f"{self.spec.path}: detector input must be NCHW (rank 4), "
                              f"got shape {inp.shape}")
-        h, w = inp.shape[2:]
-        if isinstance(h, int) and isinstance(w, int) and (h, w) != self.spec.input_size:
-            raise ModelError(f"{self.spec.path}: model input is {h}x{w} but the spec "
-                             f"says {self.spec.input_size[0]}x{self.spec.input_size[1]}")
+        check_input_size(self.spec, inp.shape)
         return inp.name
 
     # -- preprocessing -------------------------------------------------------------
     def _preprocess(self, bgr: np.ndarray) -> tuple[np.ndarray, tuple]:
         """NCHW float32 input and (sx, sy, pad_x, pad_y) to map boxes back."""
-        if bgr.ndim == 2:
-            bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
-        elif bgr.shape[2] == 4:
-            bgr = cv2.cvtColor(bgr, cv2.COLOR_BGRA2BGR)
+        bgr = as_bgr(bgr)
         h, w = bgr.shape[:2]
         th, tw = self.spec.input_size
         if self.spec.letterbox:

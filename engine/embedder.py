@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from engine.errors import ModelError
+from engine.preprocess import as_bgr, check_input_size, normaliser
 from engine.registry import ModelSpec
 from engine.runtime import create_session
 
@@ -23,9 +24,7 @@ class Embedder:
         self.batch_size = 1 if fixed_batch == 1 else max(1, int(batch_size))
         self.dim = self._check_output()
         self.threshold = spec.threshold if spec.threshold is not None else 0.15
-        s = np.float32(spec.scale)
-        self._mul = (s / np.array(spec.std, np.float32)).reshape(1, 3, 1, 1)
-        self._add = (-np.array(spec.mean, np.float32) / spec.std).astype(np.float32).reshape(1, 3, 1, 1)
+        self._mul, self._add = normaliser(spec)
 
     def _check_input(self) -> tuple[str, object]:
         inp = self.session.get_inputs()[0]
@@ -33,11 +32,7 @@ class Embedder:
         if len(shape) != 4 or (isinstance(shape[1], int) and shape[1] != 3):
             raise ModelError(f"{self.spec.path}: embedder input must be N x 3 x H x W, "
                              f"got {shape}")
-        h, w = shape[2:]
-        if isinstance(h, int) and isinstance(w, int) and (h, w) != self.spec.input_size:
-            raise ModelError(f"{self.spec.path}: model input is {h}x{w} but the spec says "
-                             f"{self.spec.input_size[0]}x{self.spec.input_size[1]} "
-                             "(pass input_size=(h, w))")
+        check_input_size(self.spec, shape, hint=" (pass input_size=(h, w))")
         return inp.name, shape[0]
 
     def _check_output(self) -> int:
@@ -55,10 +50,7 @@ class Embedder:
         if crop is None or crop.ndim not in (2, 3) or min(crop.shape[:2]) < 1:
             raise ValueError(f"embed() needs non-empty image crops, got shape "
                              f"{getattr(crop, 'shape', None)}")
-        if crop.ndim == 2:
-            crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
-        elif crop.shape[2] == 4:
-            crop = cv2.cvtColor(crop, cv2.COLOR_BGRA2BGR)
+        crop = as_bgr(crop)
         th, tw = self.spec.input_size
         # AREA when shrinking (no aliasing), LINEAR when enlarging tiny crops.
         shrink = crop.shape[0] > th and crop.shape[1] > tw
