@@ -6,6 +6,7 @@ from engine.media import iter_frames
 from tests.media import bikes_mp4
 
 STREET_FRAMES = (135, 186)  # bikes.mp4: the street scene with cars behind a railing
+REGISTER_FRAME = 150
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +24,18 @@ def bikes_frames(bikes):
     """Decoded frames of the street scene, by index."""
     first, last = STREET_FRAMES
     return {i: f for i, _, f in iter_frames(bikes, start_frame=0) if first <= i <= last}
+
+
+def largest(detections):
+    return max(detections, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
+
+
+@pytest.fixture(scope="module")
+def street_gallery(engine, bikes_frames):
+    """A gallery holding the largest car of frame 150 as id 7."""
+    frame = bikes_frames[REGISTER_FRAME]
+    detections = engine.detect(frame)
+    assert detections, "the detector must find the cars of the street scene"
+    gallery = api.Gallery(engine.embedder.dim)
+    gallery.add([7], engine.embed_box(frame, largest(detections).box)[None, :])
+    return gallery

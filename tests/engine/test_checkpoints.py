@@ -2,10 +2,9 @@
 import numpy as np
 
 from engine import api
-from tests.engine.test_pipeline import street_gallery  # noqa: F401  (module fixture)
 
 
-def test_checkpoints_follow_the_reported_intervals_and_resume_cleanly(engine, bikes, street_gallery):  # noqa: F811
+def test_checkpoints_follow_the_reported_intervals_and_resume_cleanly(engine, bikes, street_gallery):
     events = []
     options = api.VideoOptions(frame_stride=5)
     full = engine.search_video(bikes, street_gallery, options,
@@ -37,7 +36,7 @@ def test_checkpoints_follow_the_reported_intervals_and_resume_cleanly(engine, bi
     assert np.all(np.diff(checkpoints) >= 0)
 
 
-def test_a_vehicle_in_view_is_reported_and_checkpointed_segment_by_segment(engine, bikes, street_gallery):  # noqa: F811
+def test_a_vehicle_in_view_is_reported_and_checkpointed_segment_by_segment(engine, bikes, street_gallery):
     whole = engine.search_video(bikes, street_gallery, api.VideoOptions(frame_stride=2))
     events = []
     pieces = engine.search_video(bikes, street_gallery, api.VideoOptions(frame_stride=2, segment_s=0.5),

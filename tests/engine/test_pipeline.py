@@ -3,25 +3,9 @@ import numpy as np
 import pytest
 
 from engine import api
-from tests.engine.conftest import STREET_FRAMES
+from tests.engine.conftest import REGISTER_FRAME, STREET_FRAMES
 
-REGISTER_FRAME = 150
 FPS = 25.0
-
-
-def _largest(detections):
-    return max(detections, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
-
-
-@pytest.fixture(scope="module")
-def street_gallery(engine, bikes_frames):
-    """A gallery holding the largest car of frame 150 as id 7."""
-    frame = bikes_frames[REGISTER_FRAME]
-    detections = engine.detect(frame)
-    assert detections, "the detector must find the cars of the street scene"
-    gallery = api.Gallery(engine.embedder.dim)
-    gallery.add([7], engine.embed_box(frame, _largest(detections).box)[None, :])
-    return gallery
 
 
 def test_registered_car_is_found_as_an_interval(engine, bikes, street_gallery):

@@ -1,5 +1,8 @@
 """Web test fixtures: real Redis (a separate db, flushed), real database, real engine models."""
+import io
 import shutil
+import stat
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -115,3 +118,18 @@ def register_via_views(client, photo_path, label="Silver car", index_of=pick_ind
 @pytest.fixture
 def street_car(alice, car_frame_jpg):
     return register_via_views(alice, car_frame_jpg)
+
+
+def zip_bytes(members=(), dirs=(), symlinks=()) -> bytes:
+    """A zip archive: (name, data) members, empty folders, and symbolic links (name, target)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in dirs:
+            zf.writestr(zipfile.ZipInfo(name), b"")
+        for name, data in members:
+            zf.writestr(name, data)
+        for name, target in symlinks:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, target)
+    return buf.getvalue()

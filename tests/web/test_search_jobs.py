@@ -1,11 +1,10 @@
 """Search jobs on a real RQ worker over bikes.mp4 with a car registered from one of its frames."""
-import io
 import zipfile
 
 import pytest
 from django.urls import reverse
 
-from searches.models import Hit, SearchJob
+from searches.models import SearchJob
 from searches.runner import JobRunner
 from tests.media import FIXTURES
 

@@ -5,10 +5,8 @@ import io
 import json
 import os
 import re
-import stat
 import struct
 import uuid
-import zipfile
 import zlib
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from django.utils.text import get_valid_filename
 from gallery.models import PendingPhoto
 from searches.models import SearchJob
 from tests.media import FIXTURES
+from tests.web.conftest import zip_bytes
 
 pytestmark = pytest.mark.django_db
 MB = 1024 * 1024
@@ -56,20 +55,6 @@ def png_bomb(width=50_000, height=50_000) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
-
-
-def zip_bytes(members=(), dirs=(), symlinks=()) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name in dirs:
-            zf.writestr(zipfile.ZipInfo(name), b"")
-        for name, data in members:
-            zf.writestr(name, data)
-        for name, target in symlinks:
-            info = zipfile.ZipInfo(name)
-            info.external_attr = (stat.S_IFLNK | 0o777) << 16
-            zf.writestr(info, target)
-    return buf.getvalue()
 
 
 class Jail:

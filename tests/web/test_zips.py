@@ -1,26 +1,16 @@
 """Safe zip extraction: traversal, absolute paths, symlinks, nested archives, size and count caps."""
 import io
-import stat
-import zipfile
 
 import pytest
 
 from searches.zips import ZipRejected, clean_member_name, iter_zip
+from tests.web.conftest import zip_bytes
 
 MB = 1024 * 1024
 
 
 def make_zip(members: dict, symlinks=()) -> io.BytesIO:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-        for name, target in symlinks:
-            info = zipfile.ZipInfo(name)
-            info.external_attr = (stat.S_IFLNK | 0o777) << 16
-            zf.writestr(info, target)
-    buf.seek(0)
-    return buf
+    return io.BytesIO(zip_bytes(members.items(), symlinks=symlinks))
 
 
 def extract(buf, max_files=100, max_bytes=10 * MB):
