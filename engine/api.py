@@ -2,17 +2,24 @@
 
     from engine import api
     eng = api.Engine(api.EngineConfig(device="cpu"))
+    image = api.read_image("car.jpg")
+    box = eng.detect(image)[0].box
     gallery = api.Gallery(eng.embedder.dim)
-    gallery.add([1], eng.embed_box(api.read_image("car.jpg"), box))
+    gallery.add([1], eng.embed_box(image, box)[None, :])
     result = eng.search_video("clip.mp4", gallery, api.VideoOptions(frame_stride=2))
 """
 from engine.draw import draw_boxes, encode_jpeg
 from engine.errors import EngineError, GalleryError, Interrupted, MediaError, ModelError
 from engine.gallery import Gallery
+from engine.matching import MatchRules, VehicleProfile, agreement
 from engine.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, probe, read_frame, read_image
 from engine.pipeline import Engine, EngineConfig, VideoOptions
-from engine.registry import ModelSpec, list_models, resolve_detector, resolve_embedder
+from engine.registry import (
+    ModelSpec, default_name, list_models, resolve_attributes, resolve_detector, resolve_embedder,
+)
+from engine.runtime import available_devices
 from engine.types import (
+    Attributes,
     Box,
     Detection,
     ImageHit,
@@ -20,14 +27,17 @@ from engine.types import (
     Interval,
     MediaInfo,
     Progress,
+    Refusal,
     VideoResult,
     VideoStats,
 )
 
 __all__ = [
-    "Box", "Detection", "Engine", "EngineConfig", "EngineError", "Gallery", "GalleryError",
-    "IMAGE_EXTENSIONS", "ImageHit", "ImageResult", "Interrupted", "Interval", "MediaError",
-    "MediaInfo", "ModelError", "ModelSpec", "Progress", "VIDEO_EXTENSIONS", "VideoOptions",
-    "VideoResult", "VideoStats", "draw_boxes", "encode_jpeg", "list_models", "probe",
-    "read_frame", "read_image", "resolve_detector", "resolve_embedder",
+    "Attributes", "Box", "Detection", "Engine", "EngineConfig", "EngineError", "Gallery",
+    "GalleryError", "IMAGE_EXTENSIONS", "ImageHit", "ImageResult", "Interrupted", "Interval",
+    "MatchRules", "MediaError", "MediaInfo", "ModelError", "ModelSpec", "Progress", "Refusal",
+    "VIDEO_EXTENSIONS", "VehicleProfile", "VideoOptions", "VideoResult", "VideoStats",
+    "agreement", "available_devices", "default_name", "draw_boxes", "encode_jpeg", "list_models",
+    "probe", "read_frame", "read_image", "resolve_attributes", "resolve_detector",
+    "resolve_embedder",
 ]

@@ -1,5 +1,6 @@
-"""Vehicle detectors over onnxruntime: NanoDet (the shipped model) and Ultralytics
-YOLOv8/YOLO11 exports (a user's own model). Both return boxes in original-image pixels."""
+"""Vehicle detectors: SSD (Intel's vehicle-detection-0202, the default where present), NanoDet
+(the embedded COCO model) and Ultralytics YOLOv8/YOLO11 exports (a user's own model). Each
+format is a subclass naming its `format`; all return boxes in original-image pixels."""
 from __future__ import annotations
 
 import ast
@@ -13,21 +14,26 @@ import numpy as np
 from engine.errors import ModelError
 from engine.preprocess import as_bgr, check_input_size, normaliser
 from engine.registry import COCO_NAMES, ModelSpec
-from engine.runtime import create_session
+from engine.runtime import load_model
 from engine.types import Detection
 
-VEHICLE_CLASSES = ("car", "bus", "truck", "motorcycle")
+# "vehicle": one-class vehicle detectors (vehicle-detection-0202); the rest are COCO names.
+VEHICLE_CLASSES = ("vehicle", "car", "bus", "truck", "motorcycle")
 MAX_CANDIDATES = 2000  # boxes kept for NMS, best first; bounds NMS time on busy frames
 PAD_VALUE = 114  # Ultralytics letterbox grey
+DEFAULT_MIN_SCORE = 0.35  # for models whose registry entry gives none
+DEFAULT_NMS_IOU = 0.5
 
 
-class _Detector:
+class Detector:
     """Shared pre/post-processing; subclasses only decode raw outputs into
     (boxes x1y1x2y2 in network-input pixels, class-score matrix N x C)."""
 
-    def __init__(self, spec: ModelSpec, session, classes: Optional[Iterable[str]],
+    format = ""
+
+    def __init__(self, spec: ModelSpec, model, classes: Optional[Iterable[str]],
                  min_score: float, nms_iou: float):
-        self.spec, self.session = spec, session
+        self.spec, self.model = spec, model
         self.min_score, self.nms_iou = float(min_score), float(nms_iou)
         self.input_name = self._check_input()
         names = list(spec.class_names)
@@ -42,7 +48,7 @@ class _Detector:
         self._mul, self._add = normaliser(spec)
 
     def _check_input(self) -> str:
-        inp = self.session.get_inputs()[0]
+        inp = self.model.inputs[0]
         if len(inp.shape) != 4:
             raise ModelError(f"{self.spec.path}: detector input must be NCHW (rank 4), "
                              f"got shape {inp.shape}")
@@ -103,7 +109,7 @@ class _Detector:
         if bgr is None or bgr.size == 0:
             raise ValueError("detect() needs a non-empty BGR image")
         x, meta = self._preprocess(bgr)
-        outputs = self.session.run(None, {self.input_name: x})
+        outputs = self.model.run({self.input_name: x})
         boxes, scores = self._decode(outputs)
         return self._select(boxes, scores, meta, bgr.shape[1], bgr.shape[0])
 
@@ -111,9 +117,11 @@ class _Detector:
         raise NotImplementedError
 
 
-class NanoDetDetector(_Detector):
+class NanoDetDetector(Detector):
     """NanoDet-Plus head: per stride, class scores (N x C, already sigmoid) and box
     side distances (N x 4*(R+1)) as a distribution over R+1 bins ("GFL" integral)."""
+
+    format = "nanodet"
 
     def __init__(self, *args):
         super().__init__(*args)
@@ -128,7 +136,7 @@ class NanoDetDetector(_Detector):
         th, tw = self.spec.input_size
         n_cls = len(self.spec.class_names)
         by_n: dict[int, dict] = {}
-        for i, out in enumerate(self.session.get_outputs()):
+        for i, out in enumerate(self.model.outputs):
             shape = out.shape
             if len(shape) != 3 or not isinstance(shape[1], int):
                 raise ModelError(f"{self.spec.path}: unexpected NanoDet output "
@@ -167,13 +175,15 @@ class NanoDetDetector(_Detector):
         return boxes, scores
 
 
-class YoloDetector(_Detector):
+class YoloDetector(Detector):
     """Ultralytics YOLOv8/YOLO11 export: one output 1 x (4+C) x N with rows cx, cy, w, h
     (input pixels) then C class scores (already sigmoid); no objectness."""
 
+    format = "yolo"
+
     def __init__(self, *args):
         super().__init__(*args)
-        out = self.session.get_outputs()
+        out = self.model.outputs
         n_cls = len(self.spec.class_names)
         shape = out[0].shape
         if len(out) != 1 or len(shape) != 3 or shape[1] not in (4 + n_cls, "4+C"):
@@ -189,9 +199,42 @@ class YoloDetector(_Detector):
         return boxes, pred[4:].T
 
 
-def _metadata_names(session) -> Optional[tuple[str, ...]]:
+class SsdDetector(Detector):
+    """OpenVINO/Caffe SSD head (`DetectionOutput`): one output 1 x 1 x N x 7 with rows
+    [image_id, label, confidence, x_min, y_min, x_max, y_max], boxes in 0..1 of the (stretched)
+    input. Rows after the first image_id of -1 are padding."""
+
+    format = "ssd"
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        shape = self.model.outputs[0].shape
+        if len(self.model.outputs) != 1 or len(shape) != 4 or shape[-1] != 7:
+            raise ModelError(f"{self.spec.path}: SSD output must be one tensor 1 x 1 x N x 7 "
+                             f"(DetectionOutput); got {[o.shape for o in self.model.outputs]}")
+        if self.spec.letterbox:
+            raise ModelError(f"{self.spec.path}: SSD boxes are relative to a stretched input; "
+                             "set letterbox to false")
+
+    def _decode(self, outputs):
+        rows = outputs[0].reshape(-1, 7)
+        end = np.flatnonzero(rows[:, 0] < 0)
+        rows = rows[: end[0] if end.size else len(rows)]
+        th, tw = self.spec.input_size
+        boxes = rows[:, 3:7] * np.array([tw, th, tw, th], np.float32)
+        # Labels index class_names directly for one-class models (label 0 or 1 both mean the
+        # class); a multi-class SSD numbers them from 1 after a background class.
+        labels = rows[:, 1].astype(np.int64)
+        n_cls = len(self.spec.class_names)
+        labels = np.zeros_like(labels) if n_cls == 1 else np.clip(labels - 1, 0, n_cls - 1)
+        scores = np.zeros((len(rows), n_cls), np.float32)
+        scores[np.arange(len(rows)), labels] = rows[:, 2]
+        return boxes, scores
+
+
+def _metadata_names(model) -> Optional[tuple[str, ...]]:
     """Class names an Ultralytics export stores in its metadata ("{0: 'person', ...}")."""
-    raw = session.get_modelmeta().custom_metadata_map.get("names")
+    raw = model.metadata.get("names")
     if not raw:
         return None
     try:
@@ -201,22 +244,25 @@ def _metadata_names(session) -> Optional[tuple[str, ...]]:
         return None
 
 
+FORMATS = {cls.format: cls for cls in Detector.__subclasses__()}
+
+
 def load_detector(spec: ModelSpec, device: str = "cpu",
                   classes: Optional[Iterable[str]] = VEHICLE_CLASSES,
-                  min_score: float = 0.35, nms_iou: float = 0.5,
-                  threads: Optional[int] = None) -> _Detector:
+                  min_score: Optional[float] = None, nms_iou: Optional[float] = None,
+                  threads: Optional[int] = None) -> Detector:
     """A detector for `spec` with `.detect(bgr) -> list[Detection]`.
 
-    classes=None keeps every class the model knows.
+    classes=None keeps every class the model knows; min_score and nms_iou default to the spec's.
     """
-    session = create_session(spec.path, device, threads)
+    if spec.format not in FORMATS:
+        raise ModelError(f"{spec.path}: unknown detector format {spec.format!r}")
+    model = load_model(spec.path, device, threads, runtime=spec.runtime)
     if spec.format == "yolo":
-        names = _metadata_names(session)
+        names = _metadata_names(model)
         if names and names != spec.class_names and spec.class_names == COCO_NAMES:
             # A custom-trained export: its own names beat the COCO default.
             spec = replace(spec, class_names=names)
-        return YoloDetector(spec, session, classes, min_score, nms_iou)
-    if spec.format == "nanodet":
-        return NanoDetDetector(spec, session, classes, min_score, nms_iou)
-    raise ModelError(f"{spec.path}: unknown detector format {spec.format!r}")
-
+    min_score = min_score if min_score is not None else (spec.min_score or DEFAULT_MIN_SCORE)
+    nms_iou = nms_iou if nms_iou is not None else (spec.nms_iou or DEFAULT_NMS_IOU)
+    return FORMATS[spec.format](spec, model, classes, min_score, nms_iou)

@@ -1,5 +1,5 @@
 """Appearance embedder: BGR crops -> L2-normalised float32 vectors (cosine distance =
-1 - dot), batched through onnxruntime."""
+1 - dot), batched, through the runtime engine.runtime picks for the file."""
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -10,7 +10,7 @@ import numpy as np
 from engine.errors import ModelError
 from engine.preprocess import as_bgr, check_input_size, normaliser
 from engine.registry import ModelSpec
-from engine.runtime import create_session
+from engine.runtime import load_model
 
 
 class Embedder:
@@ -18,7 +18,7 @@ class Embedder:
                  threads: Optional[int] = None):
         self.spec = spec
         self.name = spec.name
-        self.session = create_session(spec.path, device, threads)
+        self.model = load_model(spec.path, device, threads, runtime=spec.runtime, dynamic_batch=True)
         self.input_name, fixed_batch = self._check_input()
         # A graph exported with batch 1 cannot take more; honour it instead of failing.
         self.batch_size = 1 if fixed_batch == 1 else max(1, int(batch_size))
@@ -27,7 +27,7 @@ class Embedder:
         self._mul, self._add = normaliser(spec)
 
     def _check_input(self) -> tuple[str, object]:
-        inp = self.session.get_inputs()[0]
+        inp = self.model.inputs[0]
         shape = inp.shape
         if len(shape) != 4 or (isinstance(shape[1], int) and shape[1] != 3):
             raise ModelError(f"{self.spec.path}: embedder input must be N x 3 x H x W, "
@@ -36,7 +36,7 @@ class Embedder:
         return inp.name, shape[0]
 
     def _check_output(self) -> int:
-        out = self.session.get_outputs()[0]
+        out = self.model.outputs[0]
         dim = out.shape[-1] if len(out.shape) == 2 else None
         if not isinstance(dim, int):
             raise ModelError(f"{self.spec.path}: embedder output must be N x D, "
@@ -71,7 +71,7 @@ class Embedder:
         parts = []
         for i in range(0, len(crops), self.batch_size):
             x = self._preprocess(crops[i:i + self.batch_size])
-            parts.append(self.session.run(None, {self.input_name: x})[0])
+            parts.append(self.model.run({self.input_name: x})[0])
         vecs = np.concatenate(parts).astype(np.float32, copy=False)
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
         return vecs / np.maximum(norms, 1e-12)  # an all-zero vector stays zero, not NaN

@@ -35,6 +35,7 @@ from typing import Iterable, Optional, Sequence
 import faiss
 import numpy as np
 
+from engine.config import settings
 from engine.errors import GalleryError
 
 AUTO_APPROX_MIN = 50_000  # below this, exact search of a single query takes < ~15 ms (1280-d)
@@ -55,7 +56,7 @@ def set_threads(n: Optional[int] = None) -> None:
     """
     global _threads_set
     if n is None:
-        n = int(os.environ.get("VREID_FAISS_THREADS", 0)) or min(os.cpu_count() or 1, 8)
+        n = settings().faiss_threads or min(os.cpu_count() or 1, 8)
     faiss.omp_set_num_threads(max(1, n))
     _threads_set = True
 

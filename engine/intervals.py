@@ -12,7 +12,7 @@ from typing import Iterable, Optional
 
 import numpy as np
 
-from engine.types import Box, Interval
+from engine.types import Attributes, Box, Interval
 
 
 @dataclass
@@ -31,6 +31,8 @@ class TrackMatch:
     best_box: Box
     frame: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
     frame_scale: float = 1.0  # pixels of `frame` per pixel of the video (frames are shrunk)
+    vector: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+    attributes: Optional[Attributes] = None
 
 
 class IntervalMerger:
@@ -108,7 +110,7 @@ def _interval(m: TrackMatch) -> Interval:
                     start_frame=m.first_frame, end_frame=m.last_frame,
                     best_frame=m.best_frame, best_time_s=m.best_time_s,
                     best_distance=m.distance, box=m.best_box, track_ids=[m.track_id],
-                    frame=m.frame, frame_scale=m.frame_scale)
+                    frame=m.frame, frame_scale=m.frame_scale, vector=m.vector, attributes=m.attributes)
 
 
 def _merge(a: Interval, b: Interval) -> Interval:
@@ -118,4 +120,5 @@ def _merge(a: Interval, b: Interval) -> Interval:
                     end_frame=max(a.end_frame, b.end_frame), best_frame=best.best_frame,
                     best_time_s=best.best_time_s, best_distance=best.best_distance,
                     box=best.box, track_ids=sorted(set(a.track_ids) | set(b.track_ids)),
-                    frame=best.frame, frame_scale=best.frame_scale)
+                    frame=best.frame, frame_scale=best.frame_scale, vector=best.vector,
+                    attributes=best.attributes)

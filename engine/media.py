@@ -9,12 +9,13 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from engine.config import settings
 from engine.errors import MediaError
 from engine.types import MediaInfo
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
-MAX_IMAGE_PIXELS = int(os.environ.get("VREID_MAX_IMAGE_PIXELS", 60_000_000))  # ~8k x 7k
+
 MAX_VIDEO_PIXELS = 4096 * 2304  # above 4K a frame costs too much memory per track
 DEFAULT_FPS = 25.0  # containers that report no frame rate
 
@@ -98,10 +99,11 @@ def _check_image_size(path: Path, size: tuple[int, int]) -> None:
     width, height = size
     if width <= 0 or height <= 0:
         raise MediaError(f"{path.name}: image has no pixels")
-    if width * height > MAX_IMAGE_PIXELS:
+    limit = settings().max_image_pixels
+    if width * height > limit:
         raise MediaError(
             f"{path.name}: image is {width}x{height} pixels, over the limit of "
-            f"{MAX_IMAGE_PIXELS:,} pixels (possible decompression bomb)"
+            f"{limit:,} pixels (possible decompression bomb)"
         )
 
 
@@ -111,7 +113,7 @@ def _open_pil(path: Path) -> Image.Image:
         return Image.open(path)
     except Image.DecompressionBombError as exc:
         raise MediaError(
-            f"{path.name}: image dimensions are over the limit of {MAX_IMAGE_PIXELS:,} pixels "
+            f"{path.name}: image dimensions are over the limit of {settings().max_image_pixels:,} pixels "
             "(possible decompression bomb)") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise _NotAnImage()

@@ -3,40 +3,46 @@ crops per track, search, merge into intervals), with progress and pause/cancel c
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
 import numpy as np
 
+from engine.attributes import load_attributes
 from engine.detectors import VEHICLE_CLASSES, load_detector
 from engine.draw import crop
 from engine.embedder import Embedder
 from engine.errors import EngineError, Interrupted
 from engine.gallery import Gallery
 from engine.intervals import IntervalMerger, TrackMatch, join_pieces
+from engine.matching import Decision, Matcher, MatchRules, VehicleProfile
 from engine.media import frame_count, iter_frames, read_image
 from engine.motion import MotionProposer, merge_proposals
-from engine.registry import resolve_detector, resolve_embedder
-from engine.track_crops import TrackBook, shrink_frame
+from engine.registry import resolve_attributes, resolve_detector, resolve_embedder
+from engine.track_crops import TrackBook, TrackRecord, shrink_frame
 from engine.tracker import ByteTracker
 from engine.types import (
-    Box, Detection, ImageHit, ImageResult, Interval, Progress, VideoResult, VideoStats,
+    Attributes, Box, Detection, ImageHit, ImageResult, Interval, Progress, Refusal, VideoResult,
+    VideoStats,
 )
 
 PROPOSAL_MODES = ("detector", "motion", "both")
+TRACK_VOTES = ("mean", "min")
 STOP_CHECK_S = 0.25  # how often the caller's stop check runs: cancel lands well within 1 s
 PROGRESS_S = 0.25
-TRACK_LOW_SCORE = 0.15  # ByteTrack's second stage: weak boxes only extend existing tracks
+TRACK_LOW_SCORE = 0.15  # ByteTrack's second stage when the detector's entry names none
 
 
 @dataclass(frozen=True)
 class EngineConfig:
-    detector: Optional[str] = None  # registry name or path to an ONNX file; None = default
+    detector: Optional[str] = None  # registry name or model file path; None = first default present
     embedder: Optional[str] = None
+    # Colour/type model: None = the default where its files are present, "" = none.
+    attributes: Optional[str] = None
     device: str = "cpu"  # "cpu" or "cuda" (falls back to CPU with a warning)
     classes: tuple[str, ...] = VEHICLE_CLASSES
-    min_score: float = 0.35
-    threads: Optional[int] = None  # onnxruntime threads per model; None = all cores
+    min_score: Optional[float] = None  # a vehicle from this score; None = the detector's entry
+    threads: Optional[int] = None  # inference threads per model; None = all cores
     detector_options: dict = field(default_factory=dict, hash=False)  # ModelSpec overrides
     embedder_options: dict = field(default_factory=dict, hash=False)
 
@@ -54,10 +60,19 @@ class VideoOptions:
     segment_s: float = 60.0
     start_frame: int = 0
     top_k: int = 5
+    # A track's embedded crops decide together: "mean" matches their mean vector; "min" (the old
+    # rule) lets the single closest crop decide.
+    track_vote: str = "mean"
+    # Colour/type agreement and negative examples (engine.matching); 0 turns a rule off.
+    min_colour_agreement: float = MatchRules.min_colour_agreement
+    min_type_agreement: float = MatchRules.min_type_agreement
+    negative_margin: float = MatchRules.negative_margin
 
     def __post_init__(self):
         if self.frame_stride < 1:
             raise EngineError("frame_stride must be 1 or more")
+        if self.track_vote not in TRACK_VOTES:
+            raise EngineError(f"track_vote must be one of {', '.join(TRACK_VOTES)}")
         if not self.segment_s > 0:
             raise EngineError("segment_s must be more than 0")
         if self.proposals not in PROPOSAL_MODES:
@@ -69,50 +84,92 @@ class Engine:
         self.config = config or EngineConfig()
         det_spec = resolve_detector(self.config.detector, **self.config.detector_options)
         emb_spec = resolve_embedder(self.config.embedder, **self.config.embedder_options)
+        att_spec = None if self.config.attributes == "" else resolve_attributes(self.config.attributes)
+        self.min_score = self.config.min_score if self.config.min_score is not None else det_spec.min_score or 0.35
+        self.low_score = min(self.min_score, det_spec.low_score or TRACK_LOW_SCORE)
         # The detector keeps weak boxes too; only the tracker may use those (see detect()).
-        self.detector = load_detector(
-            det_spec, device=self.config.device, classes=self.config.classes,
-            min_score=min(self.config.min_score, TRACK_LOW_SCORE), threads=self.config.threads,
-        )
+        self.detector = load_detector(det_spec, device=self.config.device, classes=self.config.classes,
+                                      min_score=self.low_score, threads=self.config.threads)
         self.embedder = Embedder(emb_spec, device=self.config.device, threads=self.config.threads)
+        self.attributes = load_attributes(att_spec, device=self.config.device, threads=self.config.threads)
 
     @property
     def threshold(self) -> float:
         return self.embedder.threshold
 
+    @property
+    def models(self) -> dict[str, str]:
+        """The models in use, by role (for job pages and exports)."""
+        names = {"detector": self.detector.spec.name, "embedder": self.embedder.name}
+        if self.attributes is not None:
+            names["attributes"] = self.attributes.name
+        return names
+
+    @property
+    def device_notes(self) -> list[str]:
+        """Why a model runs elsewhere than asked (a CUDA request on a machine without CUDA)."""
+        models = [self.detector.model, self.embedder.model] + ([self.attributes.model] if self.attributes else [])
+        return sorted({f"{m.path.name}: {m.fallback}" for m in models if m.fallback})
+
     # -- building blocks -------------------------------------------------------------
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Vehicles scoring at least `config.min_score`."""
-        return [d for d in self.detector.detect(image) if d.score >= self.config.min_score]
+    def detect(self, image: np.ndarray, with_attributes: bool = False) -> list[Detection]:
+        """Vehicles scoring at least the detector's min_score (with colour and type if asked
+        and the attribute model is present)."""
+        detections = [d for d in self.detector.detect(image) if d.score >= self.min_score]
+        return self.describe(image, detections) if with_attributes else detections
 
     def detect_for_tracking(self, image: np.ndarray) -> list[Detection]:
         """Also the weak boxes (occluded, blurred) that ByteTrack uses to keep tracks alive."""
         return self.detector.detect(image)
 
+    def describe(self, image: np.ndarray, detections: list[Detection]) -> list[Detection]:
+        """The detections with their colour and type (unchanged without the attribute model)."""
+        if self.attributes is None or not detections:
+            return detections
+        found = self.attributes.classify([crop(image, d.box) for d in detections])
+        return [replace(d, attributes=a) for d, a in zip(detections, found)]
+
+    def attributes_of(self, image: np.ndarray, box: Box):
+        """Colour and type of the vehicle in `box`, or None without the attribute model."""
+        return self.attributes.classify([crop(image, box)])[0] if self.attributes else None
+
     def embed_box(self, image: np.ndarray, box: Box) -> np.ndarray:
         return self.embedder.embed([crop(image, box)])[0]
 
-    def match(self, vectors: np.ndarray, gallery: Gallery, threshold: float, k: int = 5):
-        """Best (gallery_id, distance) per query vector, or None when none is under threshold."""
-        if len(gallery) == 0 or len(vectors) == 0:
-            return [None] * len(vectors)
-        results = gallery.search(vectors, k=k)
-        return [r[0] if r and r[0][1] <= threshold else None for r in results]
+    def matcher(self, gallery: Gallery, options: "VideoOptions",
+                profiles: Optional[dict[int, VehicleProfile]] = None) -> Matcher:
+        rules = MatchRules(
+            threshold=self.threshold if options.threshold is None else options.threshold,
+            min_colour_agreement=options.min_colour_agreement,
+            min_type_agreement=options.min_type_agreement, negative_margin=options.negative_margin,
+        )
+        return Matcher(gallery, rules, profiles, k=options.top_k)
 
     # -- images ------------------------------------------------------------------------
-    def search_image(self, image, gallery: Gallery, threshold: Optional[float] = None) -> ImageResult:
+    def search_image(self, image, gallery: Gallery, options: Optional["VideoOptions"] = None,
+                     profiles: Optional[dict[int, VehicleProfile]] = None) -> ImageResult:
+        """Every vehicle in the image matched against the gallery: the best hit per vehicle id,
+        and the near-matches refused by the colour/type and negative-example rules. Of
+        `options`, only the threshold and the matching rules apply to an image."""
         if not isinstance(image, np.ndarray):
             image = read_image(image)
-        threshold = self.threshold if threshold is None else threshold
-        detections = self.detect(image)
+        options = options or VideoOptions()
+        detections = self.detect(image, with_attributes=True)
         vectors = self.embedder.embed([crop(image, d.box) for d in detections])
+        decisions = self.matcher(gallery, options, profiles).decide(vectors, [d.attributes for d in detections])
         best: dict[int, ImageHit] = {}
-        for det, found in zip(detections, self.match(vectors, gallery, threshold)):
-            if found and (found[0] not in best or found[1] < best[found[0]].distance):
-                best[found[0]] = ImageHit(found[0], float(found[1]), det.box, det.score)
+        refusals = []
+        for det, vector, decision in zip(detections, vectors, decisions):
+            if decision is None:
+                continue
+            if not decision.accepted:
+                refusals.append(Refusal(decision.gallery_id, decision.distance, decision.reason, box=det.box))
+            elif decision.gallery_id not in best or decision.distance < best[decision.gallery_id].distance:
+                best[decision.gallery_id] = ImageHit(decision.gallery_id, decision.distance, det.box, det.score,
+                                                     vector, det.attributes)
         hits = sorted(best.values(), key=lambda h: h.distance)
         height, width = image.shape[:2]
-        return ImageResult(detections, hits, width, height)
+        return ImageResult(detections, hits, width, height, refusals)
 
     # -- video -------------------------------------------------------------------------
     def search_video(
@@ -123,25 +180,32 @@ class Engine:
         on_progress: Optional[Callable[[Progress], None]] = None,
         on_interval: Optional[Callable[[Interval], None]] = None,
         should_stop: Optional[Callable[[], Optional[str]]] = None,
+        profiles: Optional[dict[int, VehicleProfile]] = None,
+        on_refusal: Optional[Callable[[Refusal], None]] = None,
     ) -> VideoResult:
-        run = _VideoRun(self, gallery, options, on_progress, on_interval, should_stop)
+        """`profiles`: per gallery id, its colour/type and negative examples (engine.matching);
+        `on_refusal` hears of near-matches those rules refused."""
+        run = _VideoRun(self, gallery, options, on_progress, on_interval, should_stop, profiles, on_refusal)
         return run.execute(path)
 
 
 class _VideoRun:
     """State of one pass over one video; lives only as long as the call."""
 
-    def __init__(self, engine, gallery, options, on_progress, on_interval, should_stop):
+    def __init__(self, engine, gallery, options, on_progress, on_interval, should_stop,
+                 profiles=None, on_refusal=None):
         self.engine = engine
         self.gallery = gallery
         self.opt = options
-        self.threshold = engine.threshold if options.threshold is None else options.threshold
+        self.matcher = engine.matcher(gallery, options, profiles)
         self.on_progress = on_progress or (lambda p: None)
         self.on_interval = on_interval or (lambda i: None)
+        self.on_refusal = on_refusal or (lambda r: None)
         self.should_stop = should_stop or (lambda: None)
+        self.refusals: list[Refusal] = []
         self.merger = IntervalMerger(options.merge_gap_s, max_span_s=options.segment_s)
         self.tracker = ByteTracker(
-            high_thresh=engine.config.min_score, low_thresh=TRACK_LOW_SCORE
+            high_thresh=engine.min_score, low_thresh=engine.low_score
         ) if options.tracking else None
         self.book = TrackBook(options.max_embeds_per_track)
         self.motion = MotionProposer() if options.proposals != "detector" else None
@@ -176,12 +240,13 @@ class _VideoRun:
         self.stats.seconds = time.monotonic() - started
         self._report(total or index + 1, total, self.stats.seconds, done=True)
         height, width = self.shape
-        return VideoResult(join_pieces(self.intervals, self.opt.merge_gap_s), self.stats, self.fps, width, height)
+        return VideoResult(join_pieces(self.intervals, self.opt.merge_gap_s), self.stats, self.fps, width, height,
+                           self.refusals)
 
     def _process(self, index: int, time_s: float, frame: np.ndarray) -> None:
         detections = self._propose(frame)
         self.stats.frames_processed += 1
-        self.stats.detections += sum(d.score >= self.engine.config.min_score for d in detections)
+        self.stats.detections += sum(d.score >= self.engine.min_score for d in detections)
         if self.tracker is None:
             self._match_each_detection(index, time_s, frame, detections)
         else:
@@ -205,31 +270,65 @@ class _VideoRun:
         crops = [crop(frame, d.box) for d in detections]
         vectors = self.engine.embedder.embed(crops)
         self.stats.embed_calls += len(crops)
-        matches = self.engine.match(vectors, self.gallery, self.threshold, self.opt.top_k)
-        kept = shrink_frame(frame) if any(matches) else None
-        for det, found in zip(detections, matches):
-            if found:
-                self.merger.add(TrackMatch(
-                    track_id=-1, gallery_id=found[0], distance=float(found[1]),
-                    first_frame=index, last_frame=index, first_s=time_s, last_s=time_s,
-                    best_frame=index, best_time_s=time_s, best_box=det.box, frame=kept[0], frame_scale=kept[1],
-                ))
+        attrs = self.engine.attributes.classify(crops) if self.engine.attributes and crops else [None] * len(crops)
+        decisions = self.matcher.decide(vectors, attrs)
+        kept = shrink_frame(frame) if any(d and d.accepted for d in decisions) else None
+        for det, vector, attr, decision in zip(detections, vectors, attrs, decisions):
+            if decision is None:
+                continue
+            if not decision.accepted:
+                self._refused(decision, index, time_s, det.box)
+                continue
+            self.merger.add(TrackMatch(
+                track_id=-1, gallery_id=decision.gallery_id, distance=decision.distance,
+                first_frame=index, last_frame=index, first_s=time_s, last_s=time_s,
+                best_frame=index, best_time_s=time_s, best_box=det.box, frame=kept[0], frame_scale=kept[1],
+                vector=vector, attributes=attr,
+            ))
 
-    def _decide(self, finished) -> None:
-        """Embed the best crops of tracks that ended, in one batch, and match each track."""
+    def _decide(self, finished: list[TrackRecord]) -> None:
+        """Embed the best crops of tracks that ended, in one batch, and match each track: its
+        crops decide together (mean vector, mean colour/type), see VideoOptions.track_vote."""
         if not finished:
             return
         chosen = [record.chosen() for record in finished]
         crops = [candidate.pixels for candidates in chosen for candidate in candidates]
         vectors = self.engine.embedder.embed(crops)
+        attrs = self.engine.attributes.classify(crops) if self.engine.attributes else [None] * len(crops)
         self.stats.embed_calls += len(crops)
-        found = self.engine.match(vectors, self.gallery, self.threshold, self.opt.top_k)
         offset = 0
         for record, candidates in zip(finished, chosen):
-            match = record.best_match(candidates, found[offset:offset + len(candidates)])
+            part = slice(offset, offset + len(candidates))
             offset += len(candidates)
+            match = self._match_track(record, candidates, vectors[part], attrs[part])
             if match:
                 self.merger.add(match)
+
+    def _match_track(self, record: TrackRecord, candidates, vectors, attrs) -> Optional[TrackMatch]:
+        track_attrs = Attributes.mean(attrs)
+        if self.opt.track_vote == "mean":
+            mean = vectors.mean(0)
+            mean /= max(float(np.linalg.norm(mean)), 1e-12)
+            decision = self.matcher.decide(mean[None, :], [track_attrs])[0]
+            vector, best = mean, 0  # the thumbnail: the best-quality crop (chosen() sorts by it)
+        else:
+            decisions = self.matcher.decide(vectors, [track_attrs] * len(vectors))
+            order = sorted(range(len(decisions)), key=lambda i: (decisions[i] is None or not decisions[i].accepted,
+                                                                  decisions[i].distance if decisions[i] else 9))
+            best = order[0]
+            decision, vector = decisions[best], vectors[best]
+        if decision is None:
+            return None
+        cand = candidates[best]
+        if not decision.accepted:
+            self._refused(decision, cand.frame_index, cand.time_s, cand.box)
+            return None
+        return record.match(decision.gallery_id, decision.distance, cand, vector, track_attrs)
+
+    def _refused(self, decision: Decision, frame: int, time_s: float, box) -> None:
+        refusal = Refusal(decision.gallery_id, decision.distance, decision.reason, time_s, frame, box)
+        self.refusals.append(refusal)
+        self.on_refusal(refusal)
 
     def _finish(self) -> None:
         """Match every open track and close every interval (end of video, pause or cancel)."""

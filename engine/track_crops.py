@@ -63,22 +63,15 @@ class TrackRecord:
         wanted = 1 + self.sightings // SIGHTINGS_PER_EMBED
         return sorted(self.candidates, key=lambda c: -c.quality)[:wanted]
 
-    def best_match(self, chosen: list[Candidate], found: list) -> Optional[TrackMatch]:
-        """The closest of the matches of the `chosen` crops (Engine.match's (id, distance) or
-        None per crop): the track matches that gallery id."""
-        best: Optional[tuple[float, int, Candidate]] = None
-        for candidate, hit in zip(chosen, found):
-            if hit and (best is None or hit[1] < best[0]):
-                best = (hit[1], hit[0], candidate)
-        if best is None:
-            return None
-        distance, gallery_id, cand = best
+    def match(self, gallery_id: int, distance: float, cand: Candidate, vector=None,
+              attributes=None) -> TrackMatch:
+        """This track as a match of `gallery_id`, shown by the crop `cand`."""
         return TrackMatch(
             track_id=self.track_id, gallery_id=int(gallery_id), distance=float(distance),
             first_frame=self.first_frame, last_frame=self.last_frame,
             first_s=self.first_s, last_s=self.last_s,
             best_frame=cand.frame_index, best_time_s=cand.time_s, best_box=cand.box,
-            frame=cand.frame, frame_scale=cand.frame_scale,
+            frame=cand.frame, frame_scale=cand.frame_scale, vector=vector, attributes=attributes,
         )
 
 

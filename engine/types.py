@@ -10,10 +10,60 @@ Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels of the origi
 
 
 @dataclass(frozen=True)
+class Attributes:
+    """Colour and type of a vehicle, as probabilities over the attribute model's classes
+    (several crops of one vehicle are averaged, see `mean`)."""
+
+    colours: dict[str, float]
+    types: dict[str, float]
+
+    @property
+    def colour(self) -> str:
+        return max(self.colours, key=self.colours.get)
+
+    @property
+    def type(self) -> str:
+        return max(self.types, key=self.types.get)
+
+    @property
+    def colour_p(self) -> float:
+        return self.colours[self.colour]
+
+    @property
+    def type_p(self) -> float:
+        return self.types[self.type]
+
+    def describe(self) -> str:
+        return f"{self.colour} {self.type}"
+
+    def to_dict(self) -> dict:
+        return {"colours": {k: round(v, 3) for k, v in self.colours.items()},
+                "types": {k: round(v, 3) for k, v in self.types.items()}}
+
+    @classmethod
+    def from_dict(cls, data: Optional[dict]) -> Optional["Attributes"]:
+        if not data or not data.get("colours") or not data.get("types"):
+            return None
+        return cls({k: float(v) for k, v in data["colours"].items()},
+                   {k: float(v) for k, v in data["types"].items()})
+
+    @classmethod
+    def mean(cls, items) -> Optional["Attributes"]:
+        items = [a for a in items if a is not None]
+        if not items:
+            return None
+        def avg(key):
+            names = getattr(items[0], key)
+            return {n: sum(getattr(a, key).get(n, 0.0) for a in items) / len(items) for n in names}
+        return cls(avg("colours"), avg("types"))
+
+
+@dataclass(frozen=True)
 class Detection:
     box: Box
     score: float
-    label: str  # COCO class name ("car", "bus", ...) or "motion" for a motion proposal
+    label: str  # the detector's class ("vehicle", "car", "bus", ...) or "motion"
+    attributes: Optional[Attributes] = None  # colour and type, where the attribute model runs
 
 
 @dataclass(frozen=True)
@@ -24,6 +74,22 @@ class ImageHit:
     distance: float  # cosine distance, 0 = identical
     box: Box
     detection_score: float
+    vector: Optional[np.ndarray] = field(default=None, repr=False, compare=False)  # the crop's embedding
+    attributes: Optional[Attributes] = None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A candidate that came within the threshold of a gallery vehicle but was refused: its
+    colour or type disagrees, or it lies closer to a rejected look-alike (a negative example).
+    Reported so that staff can see why a near-match is not a hit."""
+
+    gallery_id: int
+    distance: float
+    reason: str
+    time_s: float = 0.0
+    frame: int = 0
+    box: Optional[Box] = None
 
 
 @dataclass
@@ -32,6 +98,7 @@ class ImageResult:
     hits: list[ImageHit]  # best match per gallery id, sorted by distance
     width: int
     height: int
+    refusals: list[Refusal] = field(default_factory=list)
 
 
 @dataclass
@@ -52,11 +119,16 @@ class Interval:
     # is the box in it. Both are dropped by to_dict().
     frame: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
     frame_scale: float = 1.0
+    # The matched track's vector (mean of its embedded crops) and colour/type: kept with a hit so
+    # that a rejected hit can become a negative example of the vehicle.
+    vector: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+    attributes: Optional[Attributes] = None
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        data.pop("frame")
-        data.pop("frame_scale")
+        for key in ("frame", "frame_scale", "vector"):
+            data.pop(key)
+        data["attributes"] = self.attributes.to_dict() if self.attributes else None
         return data
 
 
@@ -78,6 +150,7 @@ class VideoResult:
     fps: float
     width: int
     height: int
+    refusals: list[Refusal] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,13 @@ from urllib.parse import urlsplit
 
 os.environ.setdefault("SECRET_KEY", "vreid-test-only-secret-key")
 os.environ.setdefault("DEBUG", "0")
+# The real vehicle models beside the repo (../shared/models/omz; never committed), after the
+# default folders, wherever they exist: tests that need them skip with the reason otherwise.
+_SHARED_MODELS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "models", "omz")
+if "VREID_MODEL_DIRS" not in os.environ and os.path.isdir(_SHARED_MODELS):
+    _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    os.environ["VREID_MODEL_DIRS"] = os.pathsep.join(
+        [os.path.join(_REPO, "var", "models"), os.path.join(_REPO, "models"), os.path.normpath(_SHARED_MODELS)])
 
 from vreid_site.settings import *  # noqa: E402,F403
 from vreid_site.settings import REDIS_URL  # noqa: E402

@@ -1,7 +1,10 @@
-"""Engine test fixtures: one real Engine (real ONNX models) shared by the session."""
+"""Engine test fixtures: one real Engine (real models) shared by the session, model folders."""
+import os
+from pathlib import Path
+
 import pytest
 
-from engine import api
+from engine import api, config
 from engine.media import iter_frames
 from tests.media import bikes_mp4
 
@@ -39,3 +42,30 @@ def street_gallery(engine, bikes_frames):
     gallery = api.Gallery(engine.embedder.dim)
     gallery.add([7], engine.embed_box(frame, largest(detections).box)[None, :])
     return gallery
+
+
+OMZ_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "models" / "omz"
+needs_omz = pytest.mark.skipif(
+    not (OMZ_DIR / "vehicle-detection-0202.xml").is_file(),
+    reason=f"the Open Model Zoo vehicle models are not in {OMZ_DIR} (data beside the repo, never committed)")
+
+
+@pytest.fixture
+def engine_env(monkeypatch):
+    """Set engine environment variables for one test: `engine_env(NAME=value, ...)`; the engine's
+    settings are read again, and restored after the test."""
+    def set_env(**values):
+        for name, value in values.items():
+            monkeypatch.setenv(name, str(value))
+        return config.reload()
+    yield set_env
+    monkeypatch.undo()
+    config.reload()
+
+
+@pytest.fixture
+def model_dirs(engine_env):
+    """Point the model folders at the given ones (the shipped folder is always searched last)."""
+    def use(*folders):
+        return engine_env(VREID_MODEL_DIRS=os.pathsep.join(str(f) for f in folders) or os.devnull)
+    return use
