@@ -30,6 +30,8 @@ from tests.media import bikes_mp4
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+if "VREID_MODEL_DIRS" not in os.environ and (SHARED / "models" / "omz").is_dir():  # data beside the repo
+    os.environ["VREID_MODEL_DIRS"] = os.pathsep.join(str(p) for p in (ROOT / "var" / "models", SHARED / "models" / "omz"))
 CLIPS = {"bikes": bikes_mp4(), "street-parked-cars": SHARED / "media" / "street-parked-cars.mp4"}
 TWO_CAMERA = SHARED / "data" / "two-camera-vehicles"
 

@@ -244,6 +244,50 @@ def _metadata_names(model) -> Optional[tuple[str, ...]]:
         return None
 
 
+class EnsembleDetector:
+    """Several detectors whose boxes are pooled (class-agnostic NMS), each member counting from
+    its own threshold. Members' scores are not comparable (vehicle-detection-0202 at 0.6 is as
+    sure as NanoDet at 0.4), so each score is mapped so that the member's threshold becomes 0.5:
+    the ensemble's min_score is 0.5 for every member and its weak boxes start at 0.25."""
+
+    format = "ensemble"
+
+    def __init__(self, spec: ModelSpec, members: list[tuple[Detector, float]], nms_iou: float, min_score: float):
+        self.spec, self.members, self.nms_iou, self.min_score = spec, members, nms_iou, min_score
+        self.model = members[0][0].model  # for device notes: every member runs on the same device
+
+    @staticmethod
+    def _mapped(score: float, threshold: float) -> float:
+        if score < threshold:
+            return 0.5 * score / threshold
+        return 0.5 + 0.5 * (score - threshold) / max(1.0 - threshold, 1e-6)
+
+    def detect(self, bgr: np.ndarray) -> list[Detection]:
+        pooled = [replace(d, score=self._mapped(d.score, threshold))
+                  for detector, threshold in self.members for d in detector.detect(bgr)]
+        pooled = [d for d in pooled if d.score >= self.min_score]
+        if not pooled:
+            return []
+        xywh = [[d.box[0], d.box[1], d.box[2] - d.box[0], d.box[3] - d.box[1]] for d in pooled]
+        keep = np.asarray(cv2.dnn.NMSBoxes(xywh, [d.score for d in pooled], 0.0, self.nms_iou)).reshape(-1)
+        return [pooled[i] for i in keep]
+
+
+def _load_ensemble(spec: ModelSpec, device, classes, min_score, nms_iou, threads) -> EnsembleDetector:
+    from engine.registry import resolve_detector  # the members are registry entries too
+    members = spec.extra.get("members") or {}
+    if not members:
+        raise ModelError(f"ensemble detector '{spec.name}' names no members")
+    loaded = []
+    for name, threshold in members.items():
+        member = resolve_detector(name)
+        # Each member keeps boxes down to half its threshold (mapped: the ensemble's 0.25).
+        loaded.append((load_detector(member, device, classes, min_score=0.5 * float(threshold), threads=threads),
+                       float(threshold)))
+    return EnsembleDetector(spec, loaded, nms_iou if nms_iou is not None else (spec.nms_iou or DEFAULT_NMS_IOU),
+                            min_score if min_score is not None else 0.25)
+
+
 FORMATS = {cls.format: cls for cls in Detector.__subclasses__()}
 
 
@@ -255,6 +299,8 @@ def load_detector(spec: ModelSpec, device: str = "cpu",
 
     classes=None keeps every class the model knows; min_score and nms_iou default to the spec's.
     """
+    if spec.format == "ensemble":
+        return _load_ensemble(spec, device, classes, min_score, nms_iou, threads)
     if spec.format not in FORMATS:
         raise ModelError(f"{spec.path}: unknown detector format {spec.format!r}")
     model = load_model(spec.path, device, threads, runtime=spec.runtime)

@@ -18,6 +18,7 @@ from engine.intervals import IntervalMerger, TrackMatch, join_pieces
 from engine.matching import Decision, Matcher, MatchRules, VehicleProfile
 from engine.media import frame_count, iter_frames, read_image
 from engine.motion import MotionProposer, merge_proposals
+from engine.scene import CutDetector
 from engine.registry import resolve_attributes, resolve_detector, resolve_embedder
 from engine.track_crops import TrackBook, TrackRecord, shrink_frame
 from engine.tracker import ByteTracker
@@ -208,6 +209,7 @@ class _VideoRun:
             high_thresh=engine.min_score, low_thresh=engine.low_score
         ) if options.tracking else None
         self.book = TrackBook(options.max_embeds_per_track)
+        self.cuts = CutDetector()
         self.motion = MotionProposer() if options.proposals != "detector" else None
         self.intervals: list[Interval] = []
         self.stats = VideoStats(None, 0, 0, 0, 0, 0, 0.0)
@@ -247,6 +249,11 @@ class _VideoRun:
         detections = self._propose(frame)
         self.stats.frames_processed += 1
         self.stats.detections += sum(d.score >= self.engine.min_score for d in detections)
+        if self.tracker is not None and self.cuts.is_cut(frame):
+            # A new shot: every track of the last one ends here, none carries over.
+            self._decide(self.book.flush())
+            self.tracker.reset()
+            self.stats.cuts += 1
         if self.tracker is None:
             self._match_each_detection(index, time_s, frame, detections)
         else:

@@ -23,7 +23,7 @@ from engine.config import settings
 from engine.errors import ModelError
 
 KINDS = {"detector": "detectors", "embedder": "embedders", "attributes": "attributes"}
-DETECTOR_FORMATS = ("nanodet", "yolo", "ssd")
+DETECTOR_FORMATS = ("nanodet", "yolo", "ssd", "ensemble")
 CHANNEL_ORDERS = ("RGB", "BGR")
 SHIPPED_REGISTRY = Path(__file__).resolve().parent.parent / "models" / "registry.json"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

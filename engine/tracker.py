@@ -104,6 +104,10 @@ class ByteTracker:
         self._tentative: list[_State] = []
         self._removed: list[int] = []  # ended confirmed ids not yet reported
 
+    def reset(self) -> None:
+        """Forget every track (a scene cut); new tracks keep getting new ids."""
+        self._confirmed, self._tentative = [], []
+
     @property
     def active_ids(self) -> list[int]:
         """Confirmed tracks that have not ended (including those lost for a few frames)."""

@@ -141,6 +141,7 @@ class VideoStats:
     embed_calls: int  # crops sent to the embedder
     tracks: int
     seconds: float
+    cuts: int = 0  # scene cuts seen (tracks never span one)
 
 
 @dataclass
