@@ -78,10 +78,11 @@ def run_detector(frames, skip: int, detector) -> dict[int, list]:
     return {i: detector.detect(frames[i]) for i in range(skip, len(frames))}
 
 
-def load_vehicle_detector(classes=("car", "bus", "truck", "motorcycle")):
+def load_vehicle_detector(classes=("car", "bus", "truck", "motorcycle"), name="nanodet-coco"):
+    """The COCO detector by default (what this benchmark compares motion with)."""
     from engine.detectors import load_detector
     from engine.registry import resolve_detector
-    return load_detector(resolve_detector(None), classes=classes)
+    return load_detector(resolve_detector(name), classes=classes)
 
 
 def labels_on_cars(per_frame: dict[int, list], labels) -> Counter:

@@ -23,6 +23,8 @@ MAX_CANDIDATES = 2000  # boxes kept for NMS, best first; bounds NMS time on busy
 PAD_VALUE = 114  # Ultralytics letterbox grey
 DEFAULT_MIN_SCORE = 0.35  # for models whose registry entry gives none
 DEFAULT_NMS_IOU = 0.5
+LARGE_BOX_SHARE = 0.3  # of the frame's area (see EnsembleDetector._plausible)
+LARGE_BOX_SURE = 0.9  # mapped score: vehicle-detection-0202 at about 0.96
 
 
 class Detector:
@@ -263,14 +265,33 @@ class EnsembleDetector:
         return 0.5 + 0.5 * (score - threshold) / max(1.0 - threshold, 1e-6)
 
     def detect(self, bgr: np.ndarray) -> list[Detection]:
-        pooled = [replace(d, score=self._mapped(d.score, threshold))
-                  for detector, threshold in self.members for d in detector.detect(bgr)]
-        pooled = [d for d in pooled if d.score >= self.min_score]
+        per_member = [[replace(d, score=self._mapped(d.score, threshold)) for d in detector.detect(bgr)]
+                      for detector, threshold in self.members]
+        area = float(bgr.shape[0] * bgr.shape[1])
+        pooled = [d for i, found in enumerate(per_member) for d in found
+                  if d.score >= self.min_score and self._plausible(d, area, per_member[:i] + per_member[i + 1:])]
         if not pooled:
             return []
         xywh = [[d.box[0], d.box[1], d.box[2] - d.box[0], d.box[3] - d.box[1]] for d in pooled]
         keep = np.asarray(cv2.dnn.NMSBoxes(xywh, [d.score for d in pooled], 0.0, self.nms_iou)).reshape(-1)
         return [pooled[i] for i in keep]
+
+
+    @staticmethod
+    def _plausible(det: Detection, area: float, others: list[list[Detection]]) -> bool:
+        """A box over most of the frame is what vehicle-detection-0202 also "sees" in a plain sky
+        or a bowl of fruit: it stands only when sure, or when another member agrees."""
+        x1, y1, x2, y2 = det.box
+        if (x2 - x1) * (y2 - y1) < LARGE_BOX_SHARE * area or det.score >= LARGE_BOX_SURE:
+            return True
+        return any(_iou(det.box, o.box) >= 0.5 for found in others for o in found)
+
+
+def _iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / max((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter, 1e-9)
 
 
 def _load_ensemble(spec: ModelSpec, device, classes, min_score, nms_iou, threads) -> EnsembleDetector:
@@ -285,7 +306,7 @@ def _load_ensemble(spec: ModelSpec, device, classes, min_score, nms_iou, threads
         loaded.append((load_detector(member, device, classes, min_score=0.5 * float(threshold), threads=threads),
                        float(threshold)))
     return EnsembleDetector(spec, loaded, nms_iou if nms_iou is not None else (spec.nms_iou or DEFAULT_NMS_IOU),
-                            min_score if min_score is not None else 0.25)
+                            min_score if min_score is not None else (spec.min_score or 0.5))
 
 
 FORMATS = {cls.format: cls for cls in Detector.__subclasses__()}

@@ -32,6 +32,7 @@ TRACK_VOTES = ("mean", "min")
 STOP_CHECK_S = 0.25  # how often the caller's stop check runs: cancel lands well within 1 s
 PROGRESS_S = 0.25
 TRACK_LOW_SCORE = 0.15  # ByteTrack's second stage when the detector's entry names none
+IDLE_S = 1.0  # a track unseen this long is matched with what it has (see TrackBook.split_idle)
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,8 @@ class _VideoRun:
         else:
             tracks = self.tracker.update(detections)
             self.book.observe(index, time_s, frame, tracks, detections)
-            self._decide(self.book.ended(self.tracker.active_ids) + self.book.split_long(self.opt.segment_s))
+            self._decide(self.book.ended(self.tracker.active_ids) + self.book.split_long(self.opt.segment_s)
+                         + self.book.split_idle(time_s, IDLE_S))
         # An open track may still add a match that starts at its first sighting.
         self._emit(self.merger.close_before(self.book.oldest_start(time_s)))
 

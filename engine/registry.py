@@ -44,8 +44,10 @@ COCO_NAMES = (
 # Defaults for a user's own .onnx: Ultralytics YOLO export for detectors, a typical
 # ReID-style 256x128 ImageNet-normalised network for embedders.
 USER_DEFAULTS = {
+    # onnxruntime: it reads the class names an Ultralytics export keeps in its metadata.
     "detector": dict(format="yolo", input_size=(640, 640), letterbox=True, channel_order="RGB",
-                     scale=1 / 255, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), class_names=COCO_NAMES),
+                     scale=1 / 255, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), class_names=COCO_NAMES,
+                     runtime="onnxruntime"),
     "embedder": dict(format="embedding", input_size=(256, 128), letterbox=False, channel_order="RGB",
                      scale=1 / 255, mean=IMAGENET_MEAN, std=IMAGENET_STD, threshold=0.15),
     "attributes": dict(format="attributes", input_size=(72, 72), channel_order="BGR", scale=1.0),

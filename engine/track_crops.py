@@ -114,6 +114,13 @@ class TrackBook:
         long = [tid for tid, r in self.records.items() if r.last_s - r.first_s >= span_s]
         return [self.records.pop(tid) for tid in long]
 
+    def split_idle(self, now_s: float, idle_s: float) -> list[TrackRecord]:
+        """Remove and return the records of tracks unseen for idle_s (the tracker still coasts on
+        them): matched now, they no longer hold the checkpoint back; a sighting after this starts
+        a new record."""
+        idle = [tid for tid, r in self.records.items() if now_s - r.last_s >= idle_s]
+        return [self.records.pop(tid) for tid in idle]
+
     def oldest_start(self, default: float) -> float:
         return min((r.first_s for r in self.records.values()), default=default)
 

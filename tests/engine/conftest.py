@@ -33,14 +33,21 @@ def largest(detections):
     return max(detections, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
 
 
+# The dark sedan driving away behind the railing in frame 150 (hand-labelled, benchmarks/labels).
+SEDAN_BOX = (210, 90, 393, 193)
+PARKED_BOX = (510, 104, 606, 165)  # the grey hatchback parked on the right, in view 140-185
+# Tests of the search's mechanics (checkpoints, segments, resume) pin the threshold: they must
+# not depend on how well the embedder of the day separates this partly hidden car.
+MECHANICS_THRESHOLD = 0.2
+
+
 @pytest.fixture(scope="module")
 def street_gallery(engine, bikes_frames):
-    """A gallery holding the largest car of frame 150 as id 7."""
+    """A gallery holding the dark sedan of frame 150 as id 7 and the parked hatchback as id 8."""
     frame = bikes_frames[REGISTER_FRAME]
-    detections = engine.detect(frame)
-    assert detections, "the detector must find the cars of the street scene"
+    assert engine.detect(frame), "the detector must find the cars of the street scene"
     gallery = api.Gallery(engine.embedder.dim)
-    gallery.add([7], engine.embed_box(frame, largest(detections).box)[None, :])
+    gallery.add([7, 8], engine.embedder.embed([frame[90:193, 210:393], frame[104:165, 510:606]]))
     return gallery
 
 

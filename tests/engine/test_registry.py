@@ -25,7 +25,7 @@ SHIPPED = SHIPPED_REGISTRY.parent
 
 def test_shipped_registry_names_every_model_with_its_source():
     reg = load_registry()
-    assert reg["default_detector"] == ["vehicle-detection-0202", "nanodet-coco"]
+    assert reg["default_detector"] == ["vehicle-ensemble", "vehicle-detection-0202", "nanodet-coco"]
     assert reg["default_embedder"][0] == "vehicle-reid-0001"
     assert reg["default_embedder"][-1] == "mobilenetv2-embed"
     for spec in list_models():
@@ -51,7 +51,7 @@ def test_embedded_models_are_the_fallback(model_dirs):
 
 @needs_omz
 def test_vehicle_models_are_the_default_where_present():
-    assert resolve_detector().name == "vehicle-detection-0202"
+    assert resolve_detector().name == "vehicle-ensemble"
     assert resolve_attributes().name == "vehicle-attributes-recognition-barrier-0039"
 
 
