@@ -12,6 +12,7 @@ from engine.gallery import Gallery
 from engine.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, probe, read_frame, read_image
 from engine.pipeline import Engine, EngineConfig, VideoOptions
 from engine.registry import ModelSpec, list_models, resolve_detector, resolve_embedder
+from engine.runtime import available_devices
 from engine.types import (
     Box,
     Detection,
@@ -28,6 +29,6 @@ __all__ = [
     "Box", "Detection", "Engine", "EngineConfig", "EngineError", "Gallery", "GalleryError",
     "IMAGE_EXTENSIONS", "ImageHit", "ImageResult", "Interrupted", "Interval", "MediaError",
     "MediaInfo", "ModelError", "ModelSpec", "Progress", "VIDEO_EXTENSIONS", "VideoOptions",
-    "VideoResult", "VideoStats", "draw_boxes", "encode_jpeg", "list_models", "probe",
+    "VideoResult", "VideoStats", "available_devices", "draw_boxes", "encode_jpeg", "list_models", "probe",
     "read_frame", "read_image", "resolve_detector", "resolve_embedder",
 ]

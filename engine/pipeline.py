@@ -80,6 +80,16 @@ class Engine:
     def threshold(self) -> float:
         return self.embedder.threshold
 
+    @property
+    def fallback_reason(self) -> Optional[str]:
+        """Why this engine runs on CPU although `config.device` asked for CUDA (None: it does not)."""
+        return self.detector.session.fallback_reason or self.embedder.session.fallback_reason
+
+    @property
+    def device(self) -> str:
+        """The device the models really run on."""
+        return "cpu" if self.fallback_reason else self.config.device
+
     # -- building blocks -------------------------------------------------------------
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Vehicles scoring at least `config.min_score`."""

@@ -13,7 +13,7 @@ from engine.registry import (
     COCO_NAMES, ModelSpec, list_models, load_registry, models_dir, resolve_detector,
     resolve_embedder,
 )
-from engine.runtime import create_session
+from engine.runtime import available_devices, create_session
 
 
 def test_shipped_registry():
@@ -125,6 +125,7 @@ def test_cuda_request_falls_back_to_cpu_with_warning():
     with pytest.warns(RuntimeWarning, match="running on CPU"):
         session = create_session(path, device="cuda")
     assert session.get_providers() == ["CPUExecutionProvider"]
+    assert "no CUDAExecutionProvider" in session.fallback_reason and available_devices() == ["cpu"]
     with pytest.warns(RuntimeWarning, match="running on CPU"):
         emb = Embedder(resolve_embedder(), device="cuda:0")
     assert emb.embed([]).shape == (0, 1280)
@@ -133,7 +134,7 @@ def test_cuda_request_falls_back_to_cpu_with_warning():
 def test_cpu_request_does_not_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        create_session(resolve_embedder().path, device="cpu", threads=1)
+        assert create_session(resolve_embedder().path, device="cpu", threads=1).fallback_reason is None
 
 
 def test_unknown_device():
