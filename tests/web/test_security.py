@@ -81,7 +81,7 @@ def things(other_user):
     }
     # Which object each URL with an id is about. A new URL with an id must be added here.
     owner_of = {
-        "gallery:pick": "pending", "gallery:pick_box": "pending", "gallery:pending_file": "pending",
+        "gallery:pick": "pending", "gallery:pending_file": "pending",
         "gallery:vehicle": "vehicle", "gallery:vehicle_edit": "vehicle", "gallery:vehicle_delete": "vehicle",
         "gallery:photo_delete": "photo", "gallery:photo_file": "photo",
         "searches:detail": "job", "searches:progress": "job", "searches:timeline": "job", "searches:rerun": "job", "searches:action": "job",
