@@ -86,7 +86,7 @@ def things(other_user):
         "gallery:photo_delete": "photo", "gallery:photo_file": "photo",
         "searches:detail": "job", "searches:progress": "job", "searches:timeline": "job", "searches:rerun": "job", "searches:action": "job",
         "searches:export_csv": "job", "searches:export_json": "job", "searches:hit": "job_hit",
-        "searches:hit_action": "job_hit", "searches:delete": "job",
+        "searches:hit_confirm": "job_hit", "searches:hit_reject": "job_hit", "searches:delete": "job",
         "searches:file": "file", "searches:hit_thumbnail": "hit",
     }
 
