@@ -1,10 +1,14 @@
 """A search job's life, in one place: every change of its status.
 
-    new ──queue──> QUEUED ──claim──> RUNNING ──finish──> DONE
-                     │  ^              │ │ └──fail──> FAILED ──resume──> QUEUED
-                     │  └──recover─────┘ │
-    QUEUED/RUNNING ──pause──> PAUSED ──resume──> QUEUED
-    QUEUED/RUNNING/PAUSED ──cancel──> CANCELLED          PAUSED/finished ──delete──> gone
+    queue         a new job                          -> QUEUED
+    claim         QUEUED, by the worker of its RQ job -> RUNNING
+    finish, fail  RUNNING                            -> DONE, FAILED
+    pause         QUEUED or RUNNING                  -> PAUSED (its worker stops and lets go)
+    resume        PAUSED or FAILED, let go           -> QUEUED
+    cancel        QUEUED, RUNNING or PAUSED          -> CANCELLED (its worker stops and lets go)
+    delete        PAUSED or finished, let go         -> gone
+    recover       RUNNING, its worker dead           -> QUEUED (FAILED after VREID_MAX_RECOVERIES)
+    requeue_lost  QUEUED, its RQ job lost in Redis   -> QUEUED under a new RQ job
 
 Each transition is one conditional UPDATE (or DELETE) of the job's row and says whether it
 happened: a request that lost a race against another one (a Cancel landing while a Resume was

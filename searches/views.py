@@ -320,10 +320,9 @@ class HitConfirmView(OwnedHitMixin, SingleObjectMixin, View):
         except (api.EngineError, ValueError) as exc:
             messages.error(request, f"Could not add this view: {exc}")
         else:
-            count = hit.vehicle.photos.count()
             if added:
-                messages.success(request, f"Added this view to {hit.vehicle.label} ({count} photos): "
-                                          "the next searches use it.")
+                messages.success(request, f"Added this view to {hit.vehicle.label} ({hit.vehicle.photos.count()} "
+                                          "photos): the next searches use it.")
             else:
                 messages.info(request, f"This view is already one of {hit.vehicle.label}'s photos.")
         return redirect(hit)
