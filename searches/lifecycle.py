@@ -168,7 +168,8 @@ def requeue_lost(pk: int, lost_rq_id: str) -> bool:
     if not SearchJob.objects.filter(pk=pk, status=Status.QUEUED, rq_job_id=lost_rq_id).update(
             rq_job_id=rq_id, queued_at=timezone.now()):
         return False
-    log.warning("search job %s: RQ job %s is gone; queued again as %s", pk, lost_rq_id, rq_id)
+    log.warning("search job %s: RQ job %s is gone or ended without running it; queued again as %s",
+                pk, lost_rq_id, rq_id)
     push(pk, rq_id)
     return True
 
