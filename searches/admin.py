@@ -7,17 +7,33 @@ from gallery.models import Vehicle
 from searches import lifecycle
 from searches.models import Hit, SearchFile, SearchJob
 from searches.queueing import QueueUnavailable
+from searches.templatetags.job_figures import duration
 
 
 class SearchFileInline(admin.TabularInline):
     model = SearchFile
-    fields = ["original_name", "kind", "status", "progress", "frames_done", "frames_total", "resume_frame",
-              "elapsed_s", "error"]
+    fields = ["original_name", "kind", "status", "percent", "frames_done", "frames_total", "resume_frame",
+              "time", "error"]
     readonly_fields = fields
     extra = 0
+    can_delete = False  # a job's files go with the job
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Progress")
+    def percent(self, obj):
+        return f"{obj.progress_percent}%"
+
+    @admin.display(description="Time")
+    def time(self, obj):
+        return figures(obj)
+
+
+def figures(obj) -> str:
+    """How long a job or file has been searched, and how fast."""
+    speed = f" · {obj.speed_fps:.0f} frames/s" if obj.speed_fps else ""
+    return f"{duration(obj.elapsed_s)}{speed}" if obj.elapsed_s else "—"
 
 
 def transition_action(name: str, transition, verb: str, done_verb: str, permission: str = "change"):
@@ -46,10 +62,15 @@ class SearchJobAdmin(admin.ModelAdmin):
                     "heartbeat_at"]
     list_filter = ["status", "device", "owner"]
     search_fields = ["name", "owner__username"]
-    # The job's state changes only through searches.lifecycle: here by the actions below.
-    readonly_fields = ["owner", "status", "error", "notice", "recoveries", "progress", "eta_s", "speed_fps",
-                       "elapsed_s", "ran_on", "device_fallback", "heartbeat_at", "rq_job_id", "queued_at",
-                       "rerun_of", "started_at", "finished_at", "created"]
+    STATE = ["status", "error", "notice", "percent", "eta", "time", "ran_on", "device_fallback", "recoveries",
+             "heartbeat_at", "rq_job_id", "queued_at", "started_at", "finished_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "owner", "created", "rerun_of"]}),
+        ("Settings", {"fields": ["device", "frame_stride", "threshold", "tracking", "proposals", "vehicles"]}),
+        # The job's state changes only through searches.lifecycle: here by the list's actions.
+        ("State (changed by the actions of the list)", {"fields": STATE}),
+    ]
+    readonly_fields = ["owner", "created", "rerun_of", *STATE]
     inlines = [SearchFileInline]
     actions = [
         transition_action("pause", lifecycle.pause, "Pause", "Paused"),
@@ -82,6 +103,14 @@ class SearchJobAdmin(admin.ModelAdmin):
     @admin.display(description="Progress")
     def percent(self, obj):
         return f"{obj.progress_percent}%"
+
+    @admin.display(description="Time left")
+    def eta(self, obj):
+        return duration(obj.eta_s) or "—"
+
+    @admin.display(description="Time")
+    def time(self, obj):
+        return figures(obj)
 
 
 @admin.register(Hit)

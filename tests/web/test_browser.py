@@ -150,6 +150,9 @@ def test_register_search_cancel_confirm_and_see_it_in_the_admin(
     page.wait_for_selector("#result_list")
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     shot(page, "admin_hits.png")
+    page.goto(live_server.url + reverse("admin:searches_searchjob_change", args=[job.pk]))
+    assert page.locator("select[name=status]").count() == 0  # state changes by the lifecycle actions only
+    shot(page, "admin_job.png")
     page.goto("about:blank")  # end the video's streaming requests before the server stops
     connections.close_all()
 
