@@ -140,6 +140,11 @@ def test_register_search_cancel_confirm_and_see_it_in_the_admin(
     page.wait_for_selector("text=Added this view to Browser car (2 photos)")
     assert page.locator("#confirmed").is_disabled() and page.locator("text=add this view to its photos").count() == 0
     shot(page, "hit_confirmed.png")
+    page.click("text=Not this vehicle…")  # asks first
+    page.wait_for_selector("h1:has-text('Not Browser car?')")
+    shot(page, "hit_reject.png")
+    page.click("text=Keep it")
+    page.wait_for_selector("#confirmed")
 
     # The admin: the hit, and the list of hits, which fits the page.
     hit = Hit.objects.get()
@@ -234,3 +239,7 @@ def test_everyday_pages_lay_out_well(live_server, page, user):
     shot(page, "job_done.png")
     page.goto(live_server.url + reverse("searches:rerun", args=[job.pk]))
     assert page.input_value("#id_name") == "Re-run of yard"
+
+    page.goto(live_server.url + reverse("gallery:upload") + f"?vehicle={user.vehicles.get(label='Van').pk}")
+    assert page.inner_text("h1") == "Add a photo of “Van”"
+    shot(page, "add_photo.png")
