@@ -325,8 +325,8 @@ SCENARIOS = {"idle": (None, 0), "idle-big": (None, 0), "job": (0, 0), "job-nice"
 
 
 def run_scenario(name, args, env, user, cookie, base_job, tmp) -> dict:
+    from searches import lifecycle
     from searches.models import SearchFile, SearchJob
-    from searches.queueing import enqueue
 
     worker = None
     nice, threads = SCENARIOS[name]
@@ -343,7 +343,7 @@ def run_scenario(name, args, env, user, cookie, base_job, tmp) -> dict:
             log = open(tmp / f"worker-{name}.log", "wb")
             worker_env = {**env, "VREID_ENGINE_THREADS": str(threads)}
             worker = subprocess.Popen(cmd, cwd=ROOT, env=worker_env, stdout=log, stderr=subprocess.STDOUT)
-            enqueue(job)
+            lifecycle.queue(job)
             wait_for(lambda: SearchFile.objects.filter(job=job, frames_done__gt=0).exists(), 180,
                      what="the worker to start processing frames")
             time.sleep(2)  # past the first frames' warm-up
@@ -370,7 +370,7 @@ def run_scenario(name, args, env, user, cookie, base_job, tmp) -> dict:
                 result["warning"] = f"job was {job.status} at the end of the measurement"
     finally:
         if worker is not None:
-            SearchJob.objects.filter(pk=job.pk, status__in=["queued", "running"]).update(status="cancelled")
+            lifecycle.cancel(job)
             try:
                 worker.wait(30)  # the runner sees the cancel within a second; --burst then exits
             except subprocess.TimeoutExpired:

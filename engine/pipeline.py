@@ -113,6 +113,16 @@ class Engine:
         models = [self.detector.model, self.embedder.model] + ([self.attributes.model] if self.attributes else [])
         return sorted({f"{m.path.name}: {m.fallback}" for m in models if m.fallback})
 
+    @property
+    def fallback_reason(self) -> Optional[str]:
+        """Why this engine runs on CPU although `config.device` asked for CUDA (None: it does not)."""
+        return "; ".join(self.device_notes) or None
+
+    @property
+    def device(self) -> str:
+        """The device the models really run on."""
+        return "cpu" if self.fallback_reason else self.config.device
+
     # -- building blocks -------------------------------------------------------------
     def detect(self, image: np.ndarray, with_attributes: bool = False) -> list[Detection]:
         """Vehicles scoring at least the detector's min_score (with colour and type if asked

@@ -35,11 +35,16 @@ class VehicleAdmin(admin.ModelAdmin):
     list_filter = ["owner"]
     search_fields = ["label", "owner__username"]
     fields = ["label", "owner", "created"]
-    readonly_fields = ["owner", "created"]
     inlines = [VehiclePhotoInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A new vehicle is added for a user (its photos then from the site's "Add a photo");
+        # it never moves to another user, whose gallery index would not know it.
+        return ["created"] if obj is None else ["owner", "created"]
+
     def get_queryset(self, request):
-        from searches.models import Hit  # searches depends on gallery, not the reverse
+        # Imported here: searches.models imports gallery.models, so a module-level import would be circular.
+        from searches.models import Hit
 
         return super().get_queryset(request).annotate(
             n_photos=count_of(VehiclePhoto, "vehicle"), n_hits=count_of(Hit, "vehicle"), cover_id=cover_photo_id()
@@ -62,3 +67,6 @@ class VehicleAdmin(admin.ModelAdmin):
 class PendingPhotoAdmin(admin.ModelAdmin):
     list_display = ["pk", "owner", "original_name", "created"]
     readonly_fields = ["owner", "image", "detections", "width", "height", "vehicle"]
+
+    def has_add_permission(self, request):
+        return False  # made by uploading on the registration page (it runs the detector)

@@ -29,6 +29,9 @@ class PhotoUploadForm(forms.Form):
         return photo
 
 
+BOX_FIELDS = ("x1", "y1", "x2", "y2")
+
+
 class PickBoxForm(forms.Form):
     """The box the user picked (a detection, the whole image, or a drawn box) and a label."""
 
@@ -44,7 +47,12 @@ class PickBoxForm(forms.Form):
 
     @property
     def box(self):
-        return [self.cleaned_data[k] for k in ("x1", "y1", "x2", "y2")]
+        return [self.cleaned_data[k] for k in BOX_FIELDS]
+
+    @property
+    def picked(self) -> bool:
+        """Whether the form holds a box (the page shows it, or asks for one)."""
+        return all(self[name].value() not in (None, "") for name in BOX_FIELDS)
 
 
 class VehicleLabelForm(forms.ModelForm):

@@ -7,7 +7,6 @@ urlpatterns = [
     path("", views.VehicleListView.as_view(), name="list"),
     path("register/", views.PhotoUploadView.as_view(), name="upload"),
     path("register/<int:pk>/", views.PickBoxView.as_view(), name="pick"),
-    path("register/<int:pk>/box/<int:index>/", views.PickDetectionView.as_view(), name="pick_box"),
     path("register/<int:pk>/image/", views.pending_file, name="pending_file"),
     path("vehicles/<int:pk>/", views.VehicleDetailView.as_view(), name="vehicle"),
     path("vehicles/<int:pk>/edit/", views.VehicleUpdateView.as_view(), name="vehicle_edit"),

@@ -10,6 +10,7 @@ from django.views.generic import DeleteView, DetailView, FormView, ListView, Upd
 
 from engine import api
 from gallery import registration
+from gallery.boxes import percent_box
 from gallery.files import serve_fieldfile
 from gallery.forms import PhotoUploadForm, PickBoxForm, VehicleLabelForm
 from gallery.models import PendingPhoto, Vehicle, VehiclePhoto
@@ -37,7 +38,8 @@ class VehicleListView(OwnedMixin, ListView):
     paginate_by = 48
 
     def get_queryset(self):
-        from searches.models import Hit  # searches depends on gallery, not the reverse
+        # Imported here: searches.models imports gallery.models, so a module-level import would be circular.
+        from searches.models import Hit
 
         return (
             super().get_queryset()
@@ -59,7 +61,15 @@ class PhotoUploadView(UploadLimitMixin, LoginRequiredMixin, FormView):
         return {**super().get_form_kwargs(), "user": self.request.user}
 
     def get_initial(self):
-        return {"vehicle": self.request.GET.get("vehicle")}
+        return {"vehicle": self.adding_to()}
+
+    def adding_to(self):
+        """The user's vehicle this photo is for (?vehicle=), or None for a new vehicle."""
+        pk = self.request.GET.get("vehicle", "")
+        return Vehicle.objects.filter(owner=self.request.user, pk=pk).first() if pk.isdigit() else None
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "vehicle": self.adding_to()}
 
     def form_valid(self, form):
         try:
@@ -69,29 +79,20 @@ class PhotoUploadView(UploadLimitMixin, LoginRequiredMixin, FormView):
         except api.EngineError as exc:
             form.add_error("photo", str(exc))
             return self.form_invalid(form)
-        if not pending.detections:
-            messages.warning(
-                self.request,
-                "No vehicle was found in this photo. Use the whole image or drag a box around the vehicle.",
-            )
-        return redirect(pending)
+        return redirect(pending)  # the pick page says when no vehicle was found
 
 
 def _pick_context(pending, form):
-    """Detections with their box in percent of the image, for the clickable overlay."""
-    boxes = []
-    for index, det in enumerate(pending.detections):
-        x1, y1, x2, y2 = det["box"]
-        boxes.append({
-            "index": index, "label": det["label"], "score": det["score"],
-            "left": 100 * x1 / pending.width, "top": 100 * y1 / pending.height,
-            "width": 100 * (x2 - x1) / pending.width, "height": 100 * (y2 - y1) / pending.height,
-        })
-    return {"pending": pending, "form": form, "boxes": boxes, "whole_index": len(boxes)}
+    """Detections with their box in pixels and in percent of the image, for the clickable overlay."""
+    boxes = [{"index": index, "label": det["label"], "score": det["score"], "pixels": det["box"],
+              **percent_box(det["box"], pending.width, pending.height)}
+             for index, det in enumerate(pending.detections)]
+    return {"pending": pending, "form": form, "boxes": boxes}
 
 
 class PickBoxView(LoginRequiredMixin, View):
-    """Shows the photo with the detected boxes; the user picks one (htmx) and saves."""
+    """Shows the photo with the detected boxes; the user picks one, uses the whole image or draws
+    a box (static/js/boxdraw.js fills the form), and saves."""
 
     template_name = "gallery/pick.html"
 
@@ -121,22 +122,6 @@ class PickBoxView(LoginRequiredMixin, View):
                 messages.success(request, f"Saved a photo of “{photo.vehicle.label}”.")
                 return redirect(photo.vehicle)
         return render(request, self.template_name, _pick_context(pending, form), status=400)
-
-
-class PickDetectionView(LoginRequiredMixin, View):
-    """htmx fragment: the save form filled with one detection's box."""
-
-    def get(self, request, pk, index):
-        pending = get_object_or_404(PendingPhoto, pk=pk, owner=request.user)
-        if index >= len(pending.detections):
-            x1, y1, x2, y2 = 0, 0, pending.width, pending.height  # "use the whole image"
-        else:
-            x1, y1, x2, y2 = pending.detections[index]["box"]
-        form = PickBoxForm(
-            initial={"x1": x1, "y1": y1, "x2": x2, "y2": y2, "label": request.GET.get("label", "")},
-            needs_label=pending.vehicle is None,
-        )
-        return render(request, "gallery/_pick_form.html", {"pending": pending, "form": form, "chosen": index})
 
 
 class VehicleDetailView(OwnedMixin, DetailView):
@@ -175,6 +160,12 @@ class PhotoDeleteView(OwnedMixin, DeleteView):
 
     def get_success_url(self):
         return reverse("gallery:vehicle", args=[self.object.vehicle_id])
+
+    def form_valid(self, form):
+        vehicle = self.object.vehicle
+        left = vehicle.photos.count() - 1
+        messages.success(self.request, f"Removed a photo of “{vehicle.label}” ({left} left).")
+        return super().form_valid(form)
 
 
 def _visible(user, **lookup):

@@ -6,4 +6,4 @@ class SearchesConfig(AppConfig):
     verbose_name = "Search jobs"
 
     def ready(self):
-        from searches import signals  # noqa: F401  (deletes media files with their rows)
+        from searches import checks, signals  # noqa: F401  (start-up checks; media files deleted with their rows)

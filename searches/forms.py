@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 
 from gallery.models import Vehicle
+from searches.devices import device_choices
 from searches.models import SearchJob
 from vreid_site.upload_limits import limit_bytes
 
@@ -36,11 +37,12 @@ class SearchSettingsForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["vehicles"].queryset = Vehicle.objects.filter(owner=user)
         self.fields["vehicles"].required = False
+        self.fields["device"].choices = device_choices()  # only what the workers have
         self.fields["frame_stride"].min_value = 1
         self.fields["frame_stride"].widget.attrs.update(min=1, max=100)
         self.fields["threshold"].widget.attrs.update(step="0.01", min="0", max="2")
         if default_threshold is not None:
-            self.fields["threshold"].widget.attrs["placeholder"] = f"{default_threshold:.2f} (model default)"
+            self.fields["threshold"].widget.attrs["placeholder"] = f"{default_threshold:.2f} (default)"
             self.fields["threshold"].help_text = (
                 f"Cosine distance below which a vehicle matches; empty = {default_threshold:.2f}."
             )

@@ -30,6 +30,8 @@ def percent(fraction: float) -> int:
 
 
 class SearchJob(models.Model):
+    """A search and its life: its status changes only through searches.lifecycle."""
+
     class Status(models.TextChoices):
         QUEUED = "queued"
         RUNNING = "running"
@@ -43,6 +45,16 @@ class SearchJob(models.Model):
         BOTH = "both", "Motion + detector (fixed top-down cameras)"
 
     FINISHED = (Status.CANCELLED, Status.DONE, Status.FAILED)
+    # What a user's request needs of the job: searches.lifecycle guards its UPDATE with these
+    # lookups, and the pages offer a button only where allows() says the UPDATE would happen.
+    # A job with a heartbeat is held by a worker (running, or still stopping after a pause).
+    GUARDS = {
+        "pause": {"status__in": (Status.QUEUED, Status.RUNNING)},
+        "resume": {"status__in": (Status.PAUSED, Status.FAILED), "heartbeat_at": None},
+        "cancel": {"status__in": (Status.QUEUED, Status.RUNNING, Status.PAUSED)},
+        "delete": {"status__in": (Status.PAUSED, *FINISHED), "heartbeat_at": None},
+    }
+    DEVICES = [("cpu", "CPU"), ("cuda", "GPU (CUDA)")]
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="search_jobs")
     name = models.CharField(max_length=200, blank=True)
@@ -51,7 +63,7 @@ class SearchJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=Status, default=Status.QUEUED, db_index=True)
 
-    device = models.CharField(max_length=8, choices=[("cpu", "CPU"), ("cuda", "GPU (CUDA)")], default="cpu")
+    device = models.CharField(max_length=8, choices=DEVICES, default="cpu")
     frame_stride = models.PositiveIntegerField(default=2, help_text="Look at every n-th frame")
     threshold = models.FloatField(
         null=True, blank=True, help_text="Cosine distance for a match; empty = the model's default"
@@ -64,8 +76,14 @@ class SearchJob(models.Model):
 
     progress = models.FloatField(default=0.0)
     eta_s = models.FloatField(null=True, blank=True)
+    # Frames per second: the current pass's while running, the whole search's once done.
     speed_fps = models.FloatField(null=True, blank=True)
-    error = models.TextField(blank=True)
+    elapsed_s = models.FloatField(default=0.0, help_text="Seconds spent searching (not queued or paused)")
+    error = models.TextField(blank=True, help_text="Why the search failed")
+    notice = models.TextField(blank=True, help_text="What the search is doing or did (preparing, resumed, unreadable files)")
+    # The device the worker really ran on, and why it is not the one asked for.
+    ran_on = models.CharField(max_length=8, choices=DEVICES, blank=True)
+    device_fallback = models.TextField(blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
     rq_job_id = models.CharField(max_length=100, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
@@ -79,12 +97,6 @@ class SearchJob(models.Model):
     def __str__(self):
         return self.name or f"Search {self.pk}"
 
-    def skip_unfinished_files(self) -> None:
-        """A cancelled job: the files it had not finished are listed as skipped."""
-        self.files.filter(status__in=[SearchFile.Status.PENDING, SearchFile.Status.RUNNING]).update(
-            status=SearchFile.Status.SKIPPED, error="Cancelled"
-        )
-
     @classmethod
     def running_under(cls, pk: int, rq_job_id: str):
         """The job while it runs under this RQ job: every write of a worker is guarded so, and
@@ -94,13 +106,41 @@ class SearchJob(models.Model):
     def get_absolute_url(self):
         return reverse("searches:detail", args=[self.pk])
 
+    def allows(self, action: str) -> bool:
+        """Whether this row, as loaded, meets the guard of `action` (see GUARDS)."""
+        for lookup, wanted in self.GUARDS[action].items():
+            field, _, operator = lookup.partition("__")
+            value = getattr(self, field)
+            if not (value in wanted if operator == "in" else value == wanted):
+                return False
+        return True
+
+    can_pause = property(lambda self: self.allows("pause"))
+    can_resume = property(lambda self: self.allows("resume"))
+    can_cancel = property(lambda self: self.allows("cancel"))
+    can_delete = property(lambda self: self.allows("delete"))
+
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
 
     @property
+    def is_settled(self) -> bool:
+        """Nothing will change it until its user acts: no worker holds it and none is to take it."""
+        return self.status not in (self.Status.QUEUED, self.Status.RUNNING) and self.heartbeat_at is None
+
+    @property
+    def is_stopping(self) -> bool:
+        """Paused or cancelled, and its worker has not let go yet."""
+        return not self.is_settled and self.status not in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
     def progress_percent(self) -> int:
         return percent(self.progress)
+
+    @property
+    def fell_back(self) -> bool:
+        return bool(self.ran_on) and self.ran_on != self.device
 
 
 class SearchFile(models.Model):
@@ -109,7 +149,8 @@ class SearchFile(models.Model):
         RUNNING = "running"
         DONE = "done"
         FAILED = "failed"
-        SKIPPED = "skipped"
+        SKIPPED = "skipped"  # not searched: not an image or video, or refused (error says why)
+        CANCELLED = "cancelled"  # its search was cancelled before it was done
 
     class Kind(models.TextChoices):
         IMAGE = "image"
@@ -134,6 +175,8 @@ class SearchFile(models.Model):
     fps = models.FloatField(null=True, blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
+    elapsed_s = models.FloatField(default=0.0, help_text="Seconds spent searching this file, all passes")
+    speed_fps = models.FloatField(null=True, blank=True, help_text="Frames per second of its latest pass")
 
     class Meta:
         ordering = ["position", "pk"]
@@ -160,6 +203,8 @@ class Hit(models.Model):
     box = models.JSONField()
     thumbnail = models.FileField(upload_to=hit_thumb_upload_to, max_length=300, blank=True)
     created = models.DateTimeField(auto_now_add=True)
+    # Its user said it is the vehicle and its frame became a photo of it (searches.review).
+    confirmed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["file__position", "start_s", "pk"]

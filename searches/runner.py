@@ -1,8 +1,8 @@
 """Runs the engine over a job's files inside an RQ worker.
 
 All state goes to the database (progress, heartbeat, hits, resume points) and media storage
-(thumbnails), so any worker on any machine can continue a paused job. The worker only ever
-*reads* the job's status (the web app writes pause/cancel) and writes with guarded updates: once
+(thumbnails), so any worker on any machine can continue a paused job. The runner changes the
+job's status only through searches.lifecycle, and writes progress with guarded updates: once
 the job was re-queued under another RQ id (by the user, or by recovery after this worker looked
 dead), nothing this runner writes lands any more, and it stops at its next status poll.
 
@@ -16,11 +16,13 @@ to recovery (searches/staleness.py).
 import logging
 import time
 
+from django.db.models import Sum
 from django.utils import timezone
 
 from engine import api
 from gallery.models import Vehicle
 from gallery.storage_files import jpeg_file, local_path, user_message
+from searches import lifecycle
 from searches.dbretry import TRANSIENT, DatabaseUnavailable, with_db_retry
 from searches.hit_merge import store_folded
 from searches.models import Hit, SearchFile, SearchJob
@@ -31,7 +33,7 @@ MERGE_GAP_S = api.VideoOptions().merge_gap_s  # hits closer than this are one hi
 
 
 class StopRequested(Exception):
-    def __init__(self, reason: str):
+    def __init__(self, reason: lifecycle.StopReason):
         super().__init__(reason)
         self.reason = reason
 
@@ -44,7 +46,7 @@ class JobRunner:
         self.active_files = job.files.exclude(status=SearchFile.Status.SKIPPED).count()
         self.last_write = self.last_poll = 0.0
         self.started = time.monotonic()
-        self.start_progress = job.progress
+        self.start_progress, self.start_elapsed = job.progress, job.elapsed_s
         self.stop_reason = None
 
     # -- job level -------------------------------------------------------------------------
@@ -73,6 +75,10 @@ class JobRunner:
         rows = SearchFile.objects.filter(pk=search_file.pk, job__rq_job_id=self.rq_job_id)
         return with_db_retry(rows.update, **fields, what=f"updating file {search_file.pk}")
 
+    def elapsed_s(self) -> float:
+        """Seconds this job has been searched, over all its runs."""
+        return self.start_elapsed + time.monotonic() - self.started
+
     def finish(self) -> None:
         with_db_retry(self._finish, what=f"finishing job {self.job.pk}")
 
@@ -83,22 +89,20 @@ class JobRunner:
         if recoveries:
             notes.append(f"Resumed automatically {recoveries} time{'s' if recoveries > 1 else ''} "
                          "after its worker stopped.")
-        self.mine().update(
-            status=SearchJob.Status.DONE, progress=1.0, eta_s=None, error=" ".join(notes),
-            finished_at=timezone.now(), heartbeat_at=None,
-        )
+        elapsed = self.elapsed_s()
+        frames = self.job.files.aggregate(n=Sum("frames_done"))["n"]
+        lifecycle.finish(self.job.pk, self.rq_job_id, " ".join(notes), elapsed_s=elapsed,
+                         speed_fps=frames / elapsed if frames and elapsed > 0 else None)
 
-    def stopped(self, reason: str) -> None:
+    def stopped(self, reason: lifecycle.StopReason) -> None:
         with_db_retry(self._stopped, reason, what=f"stopping job {self.job.pk}")
 
-    def _stopped(self, reason: str) -> None:
-        if reason == "cancel":
-            self.job.skip_unfinished_files()
-            self.jobs().update(finished_at=timezone.now(), eta_s=None)
-        self.jobs().filter(rq_job_id=self.rq_job_id).update(heartbeat_at=None, eta_s=None)
+    def _stopped(self, reason: lifecycle.StopReason) -> None:
+        self.jobs().filter(rq_job_id=self.rq_job_id).update(elapsed_s=self.elapsed_s())
+        lifecycle.let_go(self.job.pk, self.rq_job_id, reason)
 
-    def should_stop(self, force: bool = False):
-        """Polled by the engine: "pause"/"cancel" once the user asked (read at most every 0.5 s)."""
+    def should_stop(self, force: bool = False) -> lifecycle.StopReason | None:
+        """Polled by the engine: why to stop, once the user asked (read at most every 0.5 s)."""
         if self.stop_reason:
             return self.stop_reason
         now = time.monotonic()
@@ -109,17 +113,14 @@ class JobRunner:
         return self.stop_reason
 
     def _poll(self) -> None:
-        status, rq_job_id = self.jobs().values_list("status", "rq_job_id").get()
-        if status == SearchJob.Status.CANCELLED:
-            self.stop_reason = "cancel"
-        elif status != SearchJob.Status.RUNNING or rq_job_id != self.rq_job_id:
-            self.stop_reason = "pause"  # paused, or superseded by a newer RQ job for this job
-        else:
+        self.stop_reason = lifecycle.stop_reason(self.job.pk, self.rq_job_id)
+        if self.stop_reason is None:
             self.mine().update(heartbeat_at=timezone.now())
 
     # -- file level ------------------------------------------------------------------------
     def run_file(self, search_file: SearchFile) -> None:
         self.current = search_file
+        self.file_started = time.monotonic() - search_file.elapsed_s
         # Resuming from the checkpoint: hits stored before it stay; one found again by this pass
         # (stored just before a crash, ahead of the next checkpoint write) is not stored twice.
         search_file.status = SearchFile.Status.RUNNING
@@ -133,10 +134,13 @@ class JobRunner:
                 else:
                     self.search_video(search_file, path)
         except api.Interrupted as exc:
+            reason = lifecycle.StopReason(exc.reason)
             search_file.resume_frame = exc.resume_frame
-            search_file.status = SearchFile.Status.PENDING if exc.reason == "pause" else SearchFile.Status.SKIPPED
-            self.update_file(search_file, resume_frame=search_file.resume_frame, status=search_file.status)
-            raise StopRequested(exc.reason) from exc
+            paused = reason == lifecycle.StopReason.PAUSE
+            search_file.status = SearchFile.Status.PENDING if paused else SearchFile.Status.CANCELLED
+            self.update_file(search_file, resume_frame=search_file.resume_frame, status=search_file.status,
+                             elapsed_s=self.file_elapsed_s())
+            raise StopRequested(reason) from exc
         except (DatabaseUnavailable, *TRANSIENT):
             raise  # not this file's fault: the job is left to recovery
         except api.EngineError as exc:
@@ -149,12 +153,16 @@ class JobRunner:
             self.file_failed(search_file, "Internal error while processing this file (see the worker log).")
         else:
             search_file.status, search_file.progress = SearchFile.Status.DONE, 1.0
-            self.update_file(search_file, status=search_file.status, progress=1.0)
+            self.update_file(search_file, status=search_file.status, progress=1.0, elapsed_s=self.file_elapsed_s())
         self.write_job_progress()
+
+    def file_elapsed_s(self) -> float:
+        """Seconds the current file has been searched, over all its passes."""
+        return time.monotonic() - self.file_started
 
     def file_failed(self, search_file: SearchFile, message: str) -> None:
         search_file.status, search_file.error = SearchFile.Status.FAILED, message
-        self.update_file(search_file, status=search_file.status, error=message)
+        self.update_file(search_file, status=search_file.status, error=message, elapsed_s=self.file_elapsed_s())
 
     def record_media_info(self, search_file: SearchFile, info) -> None:
         search_file.width, search_file.height = info.width, info.height
@@ -205,7 +213,8 @@ class JobRunner:
         self.speed_fps = progress.fps
         if time.monotonic() - self.last_write >= THROTTLE_S:
             self.update_file(search_file, progress=search_file.progress, frames_done=search_file.frames_done,
-                             frames_total=search_file.frames_total, resume_frame=search_file.resume_frame)
+                             frames_total=search_file.frames_total, resume_frame=search_file.resume_frame,
+                             elapsed_s=self.file_elapsed_s(), speed_fps=progress.fps or None)
             self.write_job_progress()
 
     def store_hit(self, search_file, vehicle_id, distance, box, bgr, times, frame_scale: float = 1.0) -> None:
@@ -249,4 +258,4 @@ class JobRunner:
         gained = overall - self.start_progress
         eta = elapsed * (1.0 - overall) / gained if gained > 0.01 and elapsed > 1 else None
         self.mine().update(progress=overall, eta_s=eta, speed_fps=getattr(self, "speed_fps", None),
-                           heartbeat_at=timezone.now())
+                           elapsed_s=self.elapsed_s(), heartbeat_at=timezone.now())

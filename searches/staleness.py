@@ -19,10 +19,12 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
-from searches.models import SearchFile, SearchJob
+from searches import lifecycle
+from searches.models import SearchJob
+from searches.queueing import QUEUE
 
 log = logging.getLogger(__name__)
 Status = SearchJob.Status
@@ -64,39 +66,7 @@ def recover_dead_job(job_pk: int, rq_id: str, reason: str, count: bool = True) -
 
 def recover_job(pk: int, guard, reason: str, count: bool = True) -> int:
     """Re-queue or fail job `pk` if `guard` (a queryset of it) still matches; returns 1 if it did."""
-    from searches.queueing import new_rq_id, push
-
-    now = timezone.now()
-    limit = max_recoveries()
-    new_rq = new_rq_id(pk)
-    resumable = guard.filter(recoveries__lt=limit) if count else guard
-    resumed = resumable.update(
-        status=Status.QUEUED, rq_job_id=new_rq, queued_at=now, heartbeat_at=None, eta_s=None,
-        recoveries=F("recoveries") + (1 if count else 0),
-        error=f"Resumed automatically where it stopped: {reason}.",
-    )
-    if resumed:
-        _unfinish_files(pk)
-        log.warning("search job %s: %s; queued again as %s", pk, reason, new_rq)
-        try:
-            push(pk, new_rq)
-        except Exception as exc:  # Redis away too: requeue_lost_jobs() pushes it once Redis is back
-            log.warning("search job %s: could not reach the queue (%s); will retry", pk, exc)
-        return 1
-    failed = guard.update(
-        status=Status.FAILED, finished_at=now, heartbeat_at=None, eta_s=None,
-        error=f"Stopped: {reason}, and it was already resumed automatically {limit} times. "
-              "Use Retry to continue with the remaining files.",
-    )
-    if failed:
-        _unfinish_files(pk)
-        log.error("search job %s failed: %s (after %s automatic resumes)", pk, reason, limit)
-    return failed
-
-
-def _unfinish_files(pk: int) -> None:
-    """The file the dead worker was on starts again (from its checkpoint) on the next run."""
-    SearchFile.objects.filter(job_id=pk, status=SearchFile.Status.RUNNING).update(status=SearchFile.Status.PENDING)
+    return int(lifecycle.recover(pk, guard, reason, max_recoveries(), count=count))
 
 
 def requeue_lost_jobs(connection=None) -> int:
@@ -106,8 +76,6 @@ def requeue_lost_jobs(connection=None) -> int:
     """
     import django_rq
     from rq.job import Job, JobStatus
-
-    from searches.queueing import QUEUE, new_rq_id, push
 
     connection = connection or django_rq.get_connection(QUEUE)
     grace = timezone.now() - timedelta(seconds=QUEUED_GRACE_S)
@@ -120,19 +88,9 @@ def requeue_lost_jobs(connection=None) -> int:
         return 0
     alive = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
     found = Job.fetch_many([rq_id for _, rq_id in rows], connection=connection)
-    count = 0
-    for (pk, rq_id), rq_job in zip(rows, found):
-        status = rq_job.get_status(refresh=False) if rq_job is not None else None
-        if rq_id and status in alive:
-            continue
-        new_rq = new_rq_id(pk)
-        if SearchJob.objects.filter(pk=pk, status=Status.QUEUED, rq_job_id=rq_id).update(
-            rq_job_id=new_rq, queued_at=timezone.now()
-        ):
-            log.warning("search job %s: RQ job %s is %s; queued again as %s", pk, rq_id, status or "gone", new_rq)
-            push(pk, new_rq)
-            count += 1
-    return count
+    lost = [(pk, rq_id) for (pk, rq_id), rq_job in zip(rows, found)
+            if not rq_id or rq_job is None or rq_job.get_status(refresh=False) not in alive]
+    return sum(lifecycle.requeue_lost(pk, rq_id) for pk, rq_id in lost)
 
 
 def clear_leftover_heartbeats() -> int:

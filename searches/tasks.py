@@ -8,6 +8,7 @@ from rq import get_current_job
 from engine import api
 from gallery.engine_cache import get_engine
 from gallery.index import job_gallery, photo_count
+from searches import lifecycle
 from searches.dbretry import TRANSIENT, DatabaseUnavailable, with_db_retry
 from searches.models import SearchJob
 from searches.runner import JobRunner
@@ -30,18 +31,14 @@ def run_search_job(job_id: int) -> str:
 
 def _run(job_id: int, rq_job_id: str) -> str:
     with_db_retry(recover_stale_jobs, what="recovering stale jobs")
-    now = timezone.now()
-    # Claim the job; a paused/cancelled job or an outdated RQ job (re-queued since) is left alone.
-    claimed = with_db_retry(
-        SearchJob.objects.filter(pk=job_id, status=SearchJob.Status.QUEUED, rq_job_id=rq_job_id).update,
-        status=SearchJob.Status.RUNNING, heartbeat_at=now, what=f"claiming job {job_id}",
-    )
-    if not claimed:
+    # A paused/cancelled job or an outdated RQ job (re-queued since) is left alone.
+    if not with_db_retry(lifecycle.claim, job_id, rq_job_id, what=f"claiming job {job_id}"):
         return "not claimed"
-    SearchJob.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=now)
     job = SearchJob.objects.select_related("owner").get(pk=job_id)
     try:
         engine = get_engine(job.device)
+        SearchJob.running_under(job_id, rq_job_id).update(
+            ran_on=engine.device, device_fallback=engine.fallback_reason or "")
         # Seen only when it takes a while: a big gallery's index built, or photos re-embedded
         # after a model change.
         photos = photo_count(job.owner)
@@ -75,12 +72,8 @@ def _heartbeat_every(job_id: int, rq_job_id: str, seconds: float):
 
 
 def _notice(job_id: int, rq_job_id: str, text: str) -> None:
-    SearchJob.running_under(job_id, rq_job_id).update(error=text)
+    SearchJob.running_under(job_id, rq_job_id).update(notice=text)
 
 
 def _fail(job_id: int, rq_job_id: str, message: str) -> None:
-    with_db_retry(
-        SearchJob.running_under(job_id, rq_job_id).update,
-        status=SearchJob.Status.FAILED, error=message, finished_at=timezone.now(), heartbeat_at=None, eta_s=None,
-        what=f"failing job {job_id}",
-    )
+    with_db_retry(lifecycle.fail, job_id, rq_job_id, message, what=f"failing job {job_id}")

@@ -15,7 +15,8 @@ urlpatterns = [
     path("<int:pk>/hits.csv", views.export_csv, name="export_csv"),
     path("<int:pk>/hits.json", views.export_json, name="export_json"),
     path("<int:job_pk>/hits/<int:pk>/", views.HitDetailView.as_view(), name="hit"),
-    path("<int:job_pk>/hits/<int:pk>/<str:action>/", views.HitActionView.as_view(), name="hit_action"),
+    path("<int:job_pk>/hits/<int:pk>/confirm/", views.HitConfirmView.as_view(), name="hit_confirm"),
+    path("<int:job_pk>/hits/<int:pk>/reject/", views.HitRejectView.as_view(), name="hit_reject"),
     path("files/<int:pk>/", views.search_file, name="file"),
     path("hits/<int:pk>/thumbnail.jpg", views.hit_thumbnail, name="hit_thumbnail"),
 ]

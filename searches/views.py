@@ -6,26 +6,26 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
-from django.db.models import Count, Q, Sum
-from django.http import HttpResponse, JsonResponse
+from django.db.models import Count, Sum
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.views import View
 from django.views.generic import DeleteView, DetailView, FormView, ListView
+from django.views.generic.detail import SingleObjectMixin
 
 from engine import api
+from gallery.boxes import percent_box
 from gallery.engine_cache import get_engine
 from gallery.files import serve_fieldfile
-from gallery.registration import add_view
-from gallery.storage_files import local_path
 from gallery.queries import count_of
 from gallery.views import OwnedMixin, _visible
-from searches import export
+from searches import export, lifecycle, review
 from searches.file_list import file_list
 from searches.forms import NewSearchForm, SearchSettingsForm
 from searches.models import Hit, SearchFile, SearchJob
-from searches.queueing import QueueUnavailable, enqueue, jobs_ahead
+from searches.queueing import QueueUnavailable, jobs_ahead
 from searches.staleness import QUEUED_GRACE_S, fail_stale_jobs, lost_job_check_due
 from searches.timeline import build_timeline
 from searches.uploads import JobFileAdder
@@ -43,11 +43,14 @@ def default_threshold():
         return None
 
 
-def _enqueue(request, job) -> None:
+def _apply(request, transition, job) -> bool:
+    """A searches.lifecycle transition: whether it happened. A job queue that does not answer is
+    said on the page (the transition failed the job with that reason)."""
     try:
-        enqueue(job)
+        return transition(job)
     except QueueUnavailable:
         messages.error(request, "The job queue could not be reached. Is Redis running?")
+        return True
 
 
 class JobListView(OwnedMixin, ListView):
@@ -90,7 +93,7 @@ class JobCreateView(UploadLimitMixin, JobSettingsMixin, FormView):
         skipped = job.files.filter(status=SearchFile.Status.SKIPPED)
         for row in skipped[:10]:
             messages.warning(self.request, f"{row.original_name}: {row.error}")
-        _enqueue(self.request, job)
+        _apply(self.request, lifecycle.queue, job)
         return redirect(job)
 
 
@@ -118,6 +121,17 @@ class JobDetailView(OwnedMixin, DetailView):
 def progress_context(job, hits_version: str) -> dict:
     waiting = jobs_ahead(job.rq_job_id) if job.status == Status.QUEUED and job.rq_job_id else None
     return {"job": job, "files": file_list(job), "hits_version": hits_version, "jobs_ahead": waiting}
+
+
+def progress_fragment(request, job):
+    """The progress fragment, telling the page to fetch the timeline again (HX-Trigger) when the
+    hits changed since the version the page last saw (sent back as `hits`, see hits_version)."""
+    version = hits_version(job)
+    response = render(request, "searches/_progress.html", progress_context(job, version))
+    seen = request.POST.get("hits") or request.GET.get("hits") or version
+    if seen != version:
+        response["HX-Trigger"] = "hits-changed"
+    return response
 
 
 def hits_version(job, loaded_hits=None) -> str:
@@ -149,35 +163,24 @@ def _needs_recovery_check(job) -> bool:
     return job.status == Status.RUNNING and job.started_at is not None and job.started_at < cutoff
 
 
-class JobProgressView(OwnedMixin, DetailView):
-    """htmx fragment polled every second while the job is active; stops once it is finished.
+class JobProgressView(OwnedMixin, SingleObjectMixin, View):
+    """htmx fragment polled every second until the job is settled (see SearchJob.is_settled: after
+    a pause or cancel, until its worker has stopped and stored what it found).
 
     Hot path (every open job page, every second): session, user, job, hits version, files (bounded,
     see searches.file_list); no write while the job runs; the recovery sweep runs only when it
     could matter for this job. (A COUNT subquery in the job query costs more CPU to compile than
     the separate COUNT query.)
-    The hits timeline is a separate fragment, fetched again only when the hits version the page
-    last saw (sent back as `hits`, see hits_version) has changed.
     """
 
     model = SearchJob
-    template_name = "searches/_progress.html"
 
-    def get_object(self, queryset=None):
-        job = super().get_object(queryset)
+    def get(self, request, *args, **kwargs):
+        job = self.get_object()
         if _needs_recovery_check(job):
             fail_stale_jobs()
-            job = super().get_object(queryset)
-        return job
-
-    def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), **progress_context(self.object, hits_version(self.object))}
-
-    def render_to_response(self, context, **kwargs):
-        response = super().render_to_response(context, **kwargs)
-        if self.request.GET.get("hits", context["hits_version"]) != context["hits_version"]:
-            response["HX-Trigger"] = "hits-changed"
-        return response
+            job = self.get_object()
+        return progress_fragment(request, job)
 
 
 class JobTimelineView(OwnedMixin, DetailView):
@@ -190,44 +193,43 @@ class JobTimelineView(OwnedMixin, DetailView):
         return {**super().get_context_data(**kwargs), **timeline_context(self.object)}
 
 
-class JobActionView(LoginRequiredMixin, View):
-    """POST pause / resume / cancel."""
+class JobActionView(OwnedMixin, SingleObjectMixin, View):
+    """POST pause / resume / cancel, through searches.lifecycle; a request that lost a race (the
+    job changed since the page showed the button) changes nothing and says why."""
+
+    model = SearchJob
+    transitions = {"pause": lifecycle.pause, "resume": lifecycle.resume, "cancel": lifecycle.cancel}
 
     def post(self, request, pk, action):
-        job = get_object_or_404(SearchJob, pk=pk, owner=request.user)
-        handler = {"pause": self.pause, "resume": self.resume, "cancel": self.cancel}.get(action)
-        if handler is None:
-            return HttpResponse(status=404)
-        handler(request, job)
+        if action not in self.transitions:
+            raise Http404("no such action")
+        happened = _apply(request, self.transitions[action], self.get_object())
+        job = SearchJob.objects.filter(pk=self.kwargs["pk"]).first()
+        if job is None:  # deleted meanwhile (another tab)
+            messages.warning(request, "This search was deleted.")
+            return _redirect(request, reverse("searches:list"))
+        if not happened:
+            messages.error(request, _refusal(action, job))
         if request.headers.get("HX-Request"):
-            job.refresh_from_db()
-            return render(request, "searches/_progress.html", progress_context(job, hits_version(job)))
+            return progress_fragment(request, job)
         return redirect(job)
 
-    def pause(self, request, job):
-        changed = SearchJob.objects.filter(pk=job.pk, status__in=[Status.QUEUED, Status.RUNNING]).update(
-            status=Status.PAUSED, eta_s=None
-        )
-        if not changed:
-            messages.error(request, "Only a queued or running job can be paused.")
 
-    def resume(self, request, job):
-        if job.status not in (Status.PAUSED, Status.FAILED):
-            messages.error(request, "Only a paused or failed job can be resumed.")
-        elif job.heartbeat_at is not None:
-            messages.warning(request, "The worker is still stopping; try again in a moment.")
-        else:
-            _enqueue(request, job)
+def _refusal(action: str, job) -> str:
+    if action == "resume" and job.status in SearchJob.GUARDS["resume"]["status__in"]:
+        return "The worker is still stopping; try again in a moment."
+    return {
+        "pause": "Only a queued or running job can be paused.",
+        "resume": "Only a paused or failed job can be resumed.",
+        "cancel": "This job has already finished.",
+    }[action]
 
-    def cancel(self, request, job):
-        changed = SearchJob.objects.filter(pk=job.pk, status__in=[Status.QUEUED, Status.RUNNING, Status.PAUSED]).update(
-            status=Status.CANCELLED, eta_s=None, finished_at=timezone.now()
-        )
-        if not changed:
-            messages.error(request, "This job has already finished.")
-            return
-        if job.status != Status.RUNNING:  # no worker will see it: skip the remaining files here
-            job.skip_unfinished_files()
+
+def _redirect(request, url: str):
+    """A redirect that htmx follows with the whole page, not inside the fragment."""
+    if request.headers.get("HX-Request"):
+        return HttpResponse(headers={"HX-Redirect": url})
+    return redirect(url)
 
 
 class JobDeleteView(OwnedMixin, DeleteView):
@@ -241,10 +243,7 @@ class JobDeleteView(OwnedMixin, DeleteView):
     def form_valid(self, form):
         job = self.object
         # Conditional, so a resume from another tab meanwhile cannot lose a job a worker holds.
-        deleted, _ = SearchJob.objects.filter(
-            Q(status__in=SearchJob.FINISHED) | Q(status=Status.PAUSED, heartbeat_at=None), pk=job.pk
-        ).delete()
-        if not deleted:
+        if not lifecycle.delete(job):
             messages.error(self.request, "Cancel or pause this search, and let it stop, before deleting it.")
             return redirect(job)
         messages.success(self.request, f"Deleted “{job}”.")
@@ -267,6 +266,12 @@ class JobRerunView(JobSettingsMixin, FormView):
             kwargs["instance"] = self.source  # prefill; the form never saves onto it
         return kwargs
 
+    def get_initial(self):
+        return {"name": self.rerun_name()}
+
+    def rerun_name(self) -> str:
+        return f"Re-run of {self.source}"[:200]
+
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "source": self.source}
 
@@ -275,54 +280,64 @@ class JobRerunView(JobSettingsMixin, FormView):
             job = form.save(commit=False)
             job.pk = None
             job.owner, job.rerun_of = self.request.user, self.source
-            job.name = job.name or f"Re-run of {self.source}"[:200]
+            job.name = job.name or self.rerun_name()
             job.save()
             form.save_m2m()
             JobFileAdder(job).copy_from(self.source)
-        _enqueue(self.request, job)
+        _apply(self.request, lifecycle.queue, job)
         return redirect(job)
 
 
-class HitDetailView(OwnedMixin, DetailView):
+class OwnedHitMixin(OwnedMixin):
     model = Hit
     owner_field = "job__owner"
-    template_name = "searches/hit_detail.html"
 
     def get_queryset(self):
         return super().get_queryset().filter(job_id=self.kwargs["job_pk"]).select_related("vehicle", "file", "job")
 
 
-class HitActionView(LoginRequiredMixin, View):
-    """Review a hit (POST): "reject" removes a wrong one; "add-view" makes its best frame a new
-    photo of the vehicle, so later searches know the vehicle from that camera and angle."""
+class HitDetailView(OwnedHitMixin, DetailView):
+    template_name = "searches/hit_detail.html"
 
-    def post(self, request, job_pk, pk, action):
-        hit = get_object_or_404(Hit.objects.select_related("vehicle", "file", "job"),
-                                pk=pk, job_id=job_pk, job__owner=request.user)
-        if action == "reject":
-            hit.delete()
-            messages.success(request, f"Removed the hit of {hit.vehicle.label} in {hit.file.original_name}.")
-            return redirect(hit.job)
-        if action != "add-view":
-            return HttpResponse(status=404)
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "box": box_percent(self.object)}
+
+
+def box_percent(hit) -> dict | None:
+    """The hit's box in percent of its frame, to outline it over the playing video."""
+    if not hit.file.width or not hit.file.height:
+        return None
+    return percent_box(hit.box, hit.file.width, hit.file.height)
+
+
+class HitConfirmView(OwnedHitMixin, SingleObjectMixin, View):
+    """POST "Yes, this is …": the hit's frame becomes a photo of the vehicle, once."""
+
+    def post(self, request, *args, **kwargs):
+        hit = self.get_object()
         try:
-            add_view(hit.vehicle, _best_frame(hit), hit.box)
+            added = review.confirm_hit(hit)
         except (api.EngineError, ValueError) as exc:
             messages.error(request, f"Could not add this view: {exc}")
         else:
-            count = hit.vehicle.photos.count()
-            messages.success(request, f"Added this view to {hit.vehicle.label} ({count} photos): "
-                                      "the next searches use it.")
+            if added:
+                messages.success(request, f"Added this view to {hit.vehicle.label} ({hit.vehicle.photos.count()} "
+                                          "photos): the next searches use it.")
+            else:
+                messages.info(request, f"This view is already one of {hit.vehicle.label}'s photos.")
         return redirect(hit)
 
 
-def _best_frame(hit):
-    if not hit.file.file:
-        raise ValueError("the file of this hit is no longer stored")
-    with local_path(hit.file.file) as path:
-        if hit.file.kind == SearchFile.Kind.VIDEO:
-            return api.read_frame(path, hit.best_frame)
-        return api.read_image(path)
+class HitRejectView(OwnedHitMixin, DeleteView):
+    """"Not this vehicle", after a confirmation page: the hit is removed (searches.review)."""
+
+    template_name = "searches/hit_confirm_reject.html"
+
+    def form_valid(self, form):
+        hit = self.object
+        review.reject_hit(hit)
+        messages.success(self.request, f"Removed the hit of {hit.vehicle.label} in {hit.file.original_name}.")
+        return redirect(hit.job)
 
 
 def export_csv(request, pk):

@@ -6,7 +6,8 @@ On top of RQ's forking worker:
 * a work-horse that dies (killed, out of memory, crashed) gets its job recovered at once instead
   of after the heartbeat timeout;
 * a Redis restart or outage while a job runs does not kill this process (RQ would quit and leave
-  the work-horse running unsupervised): the horse keeps working, its state is in the database.
+  the work-horse running unsupervised): the horse keeps working, its state is in the database;
+* with each heartbeat it publishes the devices it can run searches on (searches/devices.py).
 
 The parent never keeps a database connection open across a fork (the horse must get its own).
 """
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.db import connections
 from rq import Worker
 
-from searches import staleness
+from searches import devices, staleness
 
 log = logging.getLogger(__name__)
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
@@ -78,11 +79,17 @@ class VReIDWorker(Worker):
             _recover(staleness.recover_dead_job, job_pk, job.id, f"the worker process running it died ({how})")
 
     # -- Redis going away must not take the worker down ------------------------------------
-    def heartbeat(self, *args, **kwargs):
+    def heartbeat(self, timeout=None, pipeline=None):
         try:
-            return super().heartbeat(*args, **kwargs)
+            super().heartbeat(timeout, pipeline)
+            # Lives as long as the worker's own key in Redis: RQ's next heartbeat is due before.
+            devices.publish(self.connection, self.name, timeout or self.worker_ttl + 60)
         except REDIS_ERRORS as exc:
             self.log.warning("Worker %s: heartbeat to Redis failed: %s", self.name, exc)
+
+    def register_death(self):
+        devices.withdraw(self.connection, self.name)
+        super().register_death()
 
     def maintain_heartbeats(self, job, execution):
         try:

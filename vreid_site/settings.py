@@ -178,6 +178,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing folder
 WHITENOISE_USE_FINDERS = True  # serve static/ without collectstatic for a local install
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"  # served at the site's root: /favicon.ico
 
 # User media is never served from a public URL: views check ownership (see gallery/files.py).
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
@@ -201,7 +202,10 @@ VREID_HEARTBEAT_TIMEOUT_S = int(os.environ.get("VREID_HEARTBEAT_TIMEOUT_S", "60"
 # idle workers look for dead or lost jobs this often; a worker retries database writes this long.
 VREID_MAX_RECOVERIES = int(os.environ.get("VREID_MAX_RECOVERIES", "3"))
 VREID_RECOVER_EVERY_S = float(os.environ.get("VREID_RECOVER_EVERY_S", "15"))
+# Must stay below the heartbeat timeout (checked at start-up: searches/checks.py).
 VREID_DB_RETRY_S = float(os.environ.get("VREID_DB_RETRY_S", str(min(30.0, VREID_HEARTBEAT_TIMEOUT_S / 2))))
+# A search running longer than this is killed by its worker (RQ's job timeout).
+VREID_JOB_TIMEOUT_S = int(os.environ.get("VREID_JOB_TIMEOUT_S", str(7 * 24 * 3600)))
 VREID_DEFAULT_DEVICE = os.environ.get("VREID_DEFAULT_DEVICE", "cpu")
 # Model names from models/registry.json or .onnx paths; empty = the registry's defaults.
 VREID_DETECTOR = os.environ.get("VREID_DETECTOR", "")

@@ -27,43 +27,65 @@ def street_hit(user, street_car, bikes):
     return hit
 
 
-def action(client, hit, name):
-    return client.post(reverse("searches:hit_action", args=[hit.job_id, hit.pk, name]))
+def confirm(client, hit):
+    return client.post(reverse("searches:hit_confirm", args=[hit.job_id, hit.pk]))
 
 
-def test_a_confirmed_hit_adds_its_view_to_the_vehicle(alice, street_hit):
+def reject_url(hit):
+    return reverse("searches:hit_reject", args=[hit.job_id, hit.pk])
+
+
+def test_a_confirmed_hit_adds_its_view_to_the_vehicle_once(alice, street_hit):
     page = alice.get(street_hit.get_absolute_url()).content.decode()
     assert "add this view to its photos" in page and "Not this vehicle" in page
-    response = action(alice, street_hit, "add-view")
+    response = confirm(alice, street_hit)
     assert response.status_code == 302 and response["Location"] == street_hit.get_absolute_url()
     first, added = street_hit.vehicle.photos.order_by("pk")
     # The frame of the video, read again: the same car as the registered photo of that frame.
     assert float(1.0 - first.vector @ added.vector) < 0.05
     assert added.box == first.box and default_storage.exists(added.image.name) and default_storage.exists(added.crop.name)
-    assert "Added this view to Silver car (2 photos)" in alice.get(response["Location"]).content.decode()
+    page = alice.get(response["Location"]).content.decode()
+    assert "Added this view to Silver car (2 photos)" in page
+    # The button says it is done, and a second click (another tab, a double click) adds nothing.
+    assert "Confirmed: this view is one of Silver car" in page and "add this view to its photos" not in page
+    page = alice.get(confirm(alice, street_hit)["Location"]).content.decode()
+    assert "already one of Silver car" in page and street_hit.vehicle.photos.count() == 2
 
 
-def test_a_rejected_hit_is_removed_with_its_thumbnail(alice, street_hit):
+def test_a_rejected_hit_is_removed_after_a_confirmation(alice, street_hit):
     thumbnail = street_hit.thumbnail.name
-    response = action(alice, street_hit, "reject")
+    page = alice.get(reject_url(street_hit)).content.decode()
+    assert "Not Silver car?" in page and "Remove the hit" in page and "Keep it" in page
+    assert Hit.objects.exists()  # asking is not removing
+    response = alice.post(reject_url(street_hit))
     assert response.status_code == 302 and response["Location"] == street_hit.job.get_absolute_url()
     assert not Hit.objects.exists() and not default_storage.exists(thumbnail)
     assert "Removed the hit of Silver car in bikes.mp4" in alice.get(response["Location"]).content.decode()
 
 
-def test_only_the_owner_reviews_and_only_by_post(street_hit, other_user, alice):
+def test_only_the_owner_reviews_and_confirming_needs_a_post(street_hit, other_user, alice):
     bob = Client()
     bob.force_login(other_user)
-    assert action(bob, street_hit, "reject").status_code == 404
-    assert action(bob, street_hit, "add-view").status_code == 404
-    assert alice.get(reverse("searches:hit_action", args=[street_hit.job_id, street_hit.pk, "reject"])).status_code == 405
-    assert action(alice, street_hit, "promote").status_code == 404
+    assert bob.post(reject_url(street_hit)).status_code == 404
+    assert confirm(bob, street_hit).status_code == 404
+    assert alice.get(reverse("searches:hit_confirm", args=[street_hit.job_id, street_hit.pk])).status_code == 405
     assert Hit.objects.count() == 1 and street_hit.vehicle.photos.count() == 1
 
 
-def test_a_hit_whose_file_is_gone_gives_a_message(alice, street_hit):
+def test_a_hit_whose_file_is_gone_gives_a_message_and_stays_unconfirmed(alice, street_hit):
     street_hit.file.file.delete(save=True)
-    response = action(alice, street_hit, "add-view")
+    response = confirm(alice, street_hit)
     page = alice.get(response["Location"]).content.decode()
     assert "Could not add this view: the file of this hit is no longer stored" in page
     assert street_hit.vehicle.photos.count() == 1 and np.isfinite(street_hit.distance)
+    street_hit.refresh_from_db()
+    assert street_hit.confirmed_at is None
+
+
+def test_the_hit_page_outlines_the_vehicle_over_the_video(alice, street_hit):
+    SearchFile.objects.filter(pk=street_hit.file_id).update(width=640, height=272)
+    page = alice.get(street_hit.get_absolute_url()).content.decode()
+    x1, y1, x2, _ = street_hit.box
+    assert 'id="video-box"' in page and f'data-left="{100 * x1 / 640:.3f}"' in page
+    assert f'data-start="{street_hit.start_s:.3f}" data-end="{street_hit.end_s:.3f}"' in page
+    assert "js/hit_player.js" in page

@@ -78,7 +78,7 @@ def test_bad_files_fail_alone_and_zips_are_unpacked(alice, street_car, queue, ru
     assert files["photos.zip/inner.zip"].status == "skipped"
     assert files["street_wagon.jpg"].status == "done"
     assert files["photos.zip/cam1/red_car.jpg"].status == "done"
-    assert "2 of 5 files could not be read" in job.error
+    assert "2 of 5 files could not be read" in job.notice and not job.error
     assert files["fruits.jpg"].vehicles_seen == 0 and files["street_wagon.jpg"].vehicles_seen >= 1
     page = alice.get(job.get_absolute_url()).content.decode()
     assert "corrupt.mp4" in page and "Traceback" not in page
@@ -136,7 +136,7 @@ def test_cancel_while_running(alice, street_car, bikes, queue, run_worker, monke
         run_worker()
     job.refresh_from_db()
     assert job.status == "cancelled"
-    assert list(job.files.values_list("status", flat=True)) == ["skipped", "skipped"]
+    assert list(job.files.values_list("status", flat=True)) == ["cancelled", "cancelled"]
     assert alice.post(reverse("searches:action", args=[job.pk, "resume"])).status_code == 302
     job.refresh_from_db()
     assert job.status == "cancelled"
@@ -189,14 +189,14 @@ def test_the_page_says_while_the_gallery_is_being_prepared(alice, street_car, qu
     real = searches.tasks.job_gallery
 
     def watching(*args, **kwargs):  # what the job page would show while the index is built
-        seen.append(SearchJob.objects.get().error)
+        seen.append(SearchJob.objects.get().notice)
         return real(*args, **kwargs)
     monkeypatch.setattr(searches.tasks, "job_gallery", watching)
     job = start_job(alice, [FIXTURES / "red_car.jpg"])
     run_worker()
     job.refresh_from_db()
     assert seen == ["Preparing your gallery (1 photo)…"]
-    assert job.status == SearchJob.Status.DONE and job.error == ""  # cleared once it is ready
+    assert job.status == SearchJob.Status.DONE and job.notice == ""  # cleared once it is ready
 
 
 def test_the_job_page_shows_each_message_once(alice, street_car, queue, tmp_path):

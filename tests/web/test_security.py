@@ -81,12 +81,12 @@ def things(other_user):
     }
     # Which object each URL with an id is about. A new URL with an id must be added here.
     owner_of = {
-        "gallery:pick": "pending", "gallery:pick_box": "pending", "gallery:pending_file": "pending",
+        "gallery:pick": "pending", "gallery:pending_file": "pending",
         "gallery:vehicle": "vehicle", "gallery:vehicle_edit": "vehicle", "gallery:vehicle_delete": "vehicle",
         "gallery:photo_delete": "photo", "gallery:photo_file": "photo",
         "searches:detail": "job", "searches:progress": "job", "searches:timeline": "job", "searches:rerun": "job", "searches:action": "job",
         "searches:export_csv": "job", "searches:export_json": "job", "searches:hit": "job_hit",
-        "searches:hit_action": "job_hit", "searches:delete": "job",
+        "searches:hit_confirm": "job_hit", "searches:hit_reject": "job_hit", "searches:delete": "job",
         "searches:file": "file", "searches:hit_thumbnail": "hit",
     }
 

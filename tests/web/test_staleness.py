@@ -28,7 +28,7 @@ def test_stale_running_job_is_resumed_on_page_view(alice, user, queue):
     assert response.status_code == 200
     job.refresh_from_db()
     fresh.refresh_from_db()
-    assert job.status == SearchJob.Status.QUEUED and "stopped responding" in job.error, job.error
+    assert job.status == SearchJob.Status.QUEUED and "stopped responding" in job.notice, job.notice
     assert job.recoveries == 1 and job.heartbeat_at is None and job.rq_job_id != "vreid-search-dead"
     assert queue.job_ids == [job.rq_job_id]  # a worker picks it up again
     search_file = job.files.get()
@@ -54,18 +54,18 @@ def test_dead_work_horse_recovers_its_job_at_once(user, queue):
     assert staleness.recover_dead_job(job.pk, "another-rq-id", "died") == 0  # only the job's own RQ job
     assert staleness.recover_dead_job(job.pk, "vreid-search-dead", "the worker process running it died") == 1
     job.refresh_from_db()
-    assert job.status == SearchJob.Status.QUEUED and "process running it died" in job.error
+    assert job.status == SearchJob.Status.QUEUED and "process running it died" in job.notice
     assert queue.job_ids == [job.rq_job_id]
 
 
 def test_queued_job_lost_from_redis_is_queued_again(user, queue, monkeypatch):
     monkeypatch.setattr(staleness, "QUEUED_GRACE_S", 0.0)
-    from searches.queueing import enqueue
+    from searches import lifecycle
 
     lost = SearchJob.objects.create(owner=user)
-    enqueue(lost)
+    lifecycle.queue(lost)
     kept = SearchJob.objects.create(owner=user)
-    enqueue(kept)
+    lifecycle.queue(kept)
     lost.refresh_from_db()
     kept.refresh_from_db()
     Job.fetch(lost.rq_job_id, connection=queue.connection).delete()  # as if Redis had restarted
@@ -83,6 +83,6 @@ def test_queued_job_lost_from_redis_is_queued_again(user, queue, monkeypatch):
 def test_recent_queued_jobs_are_left_alone(user, queue):
     job = SearchJob.objects.create(owner=user, status=SearchJob.Status.QUEUED, rq_job_id="not-pushed-yet",
                                    queued_at=timezone.now())
-    assert requeue_lost_jobs() == 0  # enqueue() may still be about to push it
+    assert requeue_lost_jobs() == 0  # lifecycle.queue() may still be about to push it
     job.refresh_from_db()
     assert job.rq_job_id == "not-pushed-yet"

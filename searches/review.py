@@ -1,0 +1,36 @@
+"""A user's review of a hit: yes, this is the vehicle (its frame becomes another photo of it, so
+later searches know it from that camera and angle), or not this vehicle."""
+from django.utils import timezone
+
+from engine import api
+from gallery.registration import add_view
+from gallery.storage_files import local_path
+from searches.models import Hit, SearchFile
+
+
+def confirm_hit(hit: Hit) -> bool:
+    """Add the hit's best frame to its vehicle's photos, once: False when it was confirmed before.
+    Raises ValueError or api.EngineError when the frame cannot be read (it stays unconfirmed)."""
+    if not Hit.objects.filter(pk=hit.pk, confirmed_at=None).update(confirmed_at=timezone.now()):
+        return False
+    try:
+        add_view(hit.vehicle, best_frame(hit), hit.box)
+    except Exception:
+        Hit.objects.filter(pk=hit.pk).update(confirmed_at=None)
+        raise
+    return True
+
+
+def reject_hit(hit: Hit) -> None:
+    """Not this vehicle: the hit is removed, with its thumbnail (searches.signals)."""
+    hit.delete()
+
+
+def best_frame(hit: Hit):
+    """The frame (a video's) or image the hit was found in, as BGR pixels."""
+    if not hit.file.file:
+        raise ValueError("the file of this hit is no longer stored")
+    with local_path(hit.file.file) as path:
+        if hit.file.kind == SearchFile.Kind.VIDEO:
+            return api.read_frame(path, hit.best_frame)
+        return api.read_image(path)
