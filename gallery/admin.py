@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from gallery.models import PendingPhoto, Vehicle, VehiclePhoto
+from gallery.models import NegativeExample, PendingPhoto, Vehicle, VehiclePhoto
 from gallery.queries import count_of, cover_photo_id
 
 
@@ -70,3 +70,17 @@ class PendingPhotoAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # made by uploading on the registration page (it runs the detector)
+
+
+@admin.register(NegativeExample)
+class NegativeExampleAdmin(admin.ModelAdmin):
+    """Rejected look-alikes per vehicle; deleting one lets that look-alike match again."""
+
+    list_display = ["vehicle", "source", "embedder", "created"]
+    list_filter = ["vehicle__owner"]
+    search_fields = ["vehicle__label", "source"]
+    readonly_fields = ["vehicle", "embedder", "dim", "attributes", "thumbnail", "source", "created"]
+    exclude = ["embedding"]
+
+    def has_add_permission(self, request):
+        return False

@@ -13,6 +13,7 @@ import tempfile
 import numpy as np
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.db.models import Q
 
 from engine import api
 from gallery.engine_cache import embedder_name
@@ -27,20 +28,25 @@ def _slug(name: str) -> str:
 
 
 def refresh_stale_embeddings(user, engine, keep_alive=lambda: None) -> int:
-    """Re-embed the user's photos that were embedded by another model; returns how many.
+    """Re-embed the user's photos that were embedded by another model, and give colour and type to
+    those registered before the attribute model was there; returns how many.
 
     `keep_alive` is called after each photo: a worker uses it to keep its heartbeat fresh, so a
     long re-embedding after a model change is not taken for a dead worker."""
     name = embedder_name(engine)
-    stale = (VehiclePhoto.objects.filter(vehicle__owner=user).exclude(embedder=name, dim=engine.embedder.dim)
-             .defer("embedding"))  # replaced anyway
+    stale = ~Q(embedder=name, dim=engine.embedder.dim)
+    if engine.attributes is not None:
+        stale |= Q(attributes__isnull=True)
     count = 0
-    for photo in stale:
+    for photo in VehiclePhoto.objects.filter(vehicle__owner=user).filter(stale).defer("embedding"):
         try:
             with local_path(photo.image) as path:
                 bgr = api.read_image(path)
-            photo.set_vector(engine.embed_box(bgr, tuple(photo.box)), name)
-            photo.save(update_fields=["embedding", "dim", "embedder"])
+            box = tuple(photo.box)
+            photo.set_vector(engine.embed_box(bgr, box), name)
+            attributes = engine.attributes_of(bgr, box)
+            photo.attributes = attributes.to_dict() if attributes else None
+            photo.save(update_fields=["embedding", "dim", "embedder", "attributes"])
             count += 1
             keep_alive()
         except Exception:  # a missing file must not stop the search; the photo is left out

@@ -25,6 +25,10 @@ def crop_upload_to(instance, filename):
     return _user_path("gallery/crops", instance.vehicle.owner_id, filename)
 
 
+def negative_upload_to(instance, filename):
+    return _user_path("gallery/negatives", instance.vehicle.owner_id, filename)
+
+
 def pending_upload_to(instance, filename):
     return _user_path("gallery/photos", instance.owner_id, filename)
 
@@ -44,6 +48,14 @@ class Vehicle(models.Model):
         return reverse("gallery:vehicle", args=[self.pk])
 
 
+def describe_attributes(data) -> str:
+    if not data or not data.get("colours") or not data.get("types"):
+        return ""
+    colour = max(data["colours"], key=data["colours"].get)
+    kind = max(data["types"], key=data["types"].get)
+    return f"{colour} {kind}"
+
+
 def embedding_digest(blob) -> str:
     return hashlib.sha1(bytes(blob)).hexdigest()[:16]
 
@@ -61,6 +73,8 @@ class VehiclePhoto(models.Model):
     # The per-user index version is made of these (gallery.index), so checking that a stored
     # index is current reads a few bytes per photo instead of every vector.
     vector_digest = models.CharField(max_length=16, blank=True, editable=False)
+    # Colour and type probabilities (engine Attributes.to_dict()); empty without the attribute model.
+    attributes = models.JSONField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -79,6 +93,11 @@ class VehiclePhoto(models.Model):
     @property
     def vector(self) -> np.ndarray:
         return np.frombuffer(bytes(self.embedding), dtype=np.float32)
+
+    @property
+    def describe(self) -> str:
+        """"white car (92 %)": colour and type, where the attribute model gave them."""
+        return describe_attributes(self.attributes)
 
     def set_vector(self, vector: np.ndarray, embedder: str) -> None:
         vector = np.asarray(vector, dtype=np.float32).ravel()
@@ -105,3 +124,27 @@ class PendingPhoto(models.Model):
 
     def get_absolute_url(self):
         return reverse("gallery:pick", args=[self.pk])
+
+
+class NegativeExample(models.Model):
+    """A view the user said is NOT this vehicle (a rejected hit): later searches refuse a
+    candidate that lies closer to it than to the vehicle's own photos (engine.matching)."""
+
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="negatives")
+    embedding = models.BinaryField(help_text="float32 vector, L2-normalised")
+    dim = models.PositiveIntegerField()
+    embedder = models.CharField(max_length=200)
+    attributes = models.JSONField(null=True, blank=True)
+    thumbnail = models.FileField(upload_to=negative_upload_to, max_length=300, blank=True)
+    source = models.CharField(max_length=400, blank=True, help_text="Where the rejected view came from")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-pk"]
+
+    def __str__(self):
+        return f"not {self.vehicle}: {self.source}"
+
+    @property
+    def vector(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.embedding), dtype=np.float32)

@@ -15,7 +15,7 @@ def create_pending(owner, upload, vehicle=None) -> PendingPhoto:
     try:
         with local_path(pending.image) as path:
             bgr = api.read_image(path)
-        detections = get_engine().detect(bgr)
+        detections = get_engine().detect(bgr, with_attributes=True)
     except api.EngineError as exc:
         stored_name = pending.image.name
         pending.image.delete(save=False)
@@ -25,7 +25,8 @@ def create_pending(owner, upload, vehicle=None) -> PendingPhoto:
         raise
     pending.height, pending.width = bgr.shape[:2]
     pending.detections = [
-        {"box": [round(float(v), 1) for v in d.box], "score": round(float(d.score), 3), "label": d.label}
+        {"box": [round(float(v), 1) for v in d.box], "score": round(float(d.score), 3), "label": d.label,
+         "attributes": d.attributes.to_dict() if d.attributes else None}
         for d in sorted(detections, key=lambda d: -d.score)
     ]
     pending.save()
@@ -72,5 +73,7 @@ def _new_photo(vehicle: Vehicle, bgr, box) -> VehiclePhoto:
     x1, y1, x2, y2 = (int(round(v)) for v in box)
     photo = VehiclePhoto(vehicle=vehicle, box=[round(v, 1) for v in box])
     photo.set_vector(engine.embed_box(bgr, box), embedder_name(engine))
+    attributes = engine.attributes_of(bgr, box)
+    photo.attributes = attributes.to_dict() if attributes else None
     photo.crop.save("crop.jpg", jpeg_file(api.encode_jpeg(bgr[y1:y2, x1:x2], max_side=256)), save=False)
     return photo

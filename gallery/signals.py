@@ -2,7 +2,7 @@
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
-from gallery.models import PendingPhoto, VehiclePhoto
+from gallery.models import NegativeExample, PendingPhoto, VehiclePhoto
 
 
 def delete_if_unused(fieldfile, *querysets) -> None:
@@ -23,3 +23,8 @@ def delete_photo_files(sender, instance, **kwargs):
 @receiver(post_delete, sender=PendingPhoto)
 def delete_pending_files(sender, instance, **kwargs):
     delete_if_unused(instance.image, (VehiclePhoto.objects, "image"), (PendingPhoto.objects, "image"))
+
+
+@receiver(post_delete, sender=NegativeExample)
+def delete_negative_files(sender, instance, **kwargs):
+    delete_if_unused(instance.thumbnail, (NegativeExample.objects, "thumbnail"))

@@ -13,4 +13,6 @@ urlpatterns = [
     path("vehicles/<int:pk>/delete/", views.VehicleDeleteView.as_view(), name="vehicle_delete"),
     path("photos/<int:pk>/delete/", views.PhotoDeleteView.as_view(), name="photo_delete"),
     path("photos/<int:pk>/<str:kind>/", views.photo_file, name="photo_file"),
+    path("negatives/<int:pk>/delete/", views.NegativeDeleteView.as_view(), name="negative_delete"),
+    path("negatives/<int:pk>/image/", views.negative_file, name="negative_file"),
 ]

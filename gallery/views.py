@@ -13,7 +13,7 @@ from gallery import registration
 from gallery.boxes import percent_box
 from gallery.files import serve_fieldfile
 from gallery.forms import PhotoUploadForm, PickBoxForm, VehicleLabelForm
-from gallery.models import PendingPhoto, Vehicle, VehiclePhoto
+from gallery.models import NegativeExample, PendingPhoto, Vehicle, VehiclePhoto
 from gallery.queries import count_of, cover_photo_id
 from vreid_site.upload_limits import UploadLimitMixin
 
@@ -82,10 +82,16 @@ class PhotoUploadView(UploadLimitMixin, LoginRequiredMixin, FormView):
         return redirect(pending)  # the pick page says when no vehicle was found
 
 
+def _describe(detection: dict) -> str:
+    """"white car" where the attribute model named colour and type, else the detector's label."""
+    attributes = api.Attributes.from_dict(detection.get("attributes"))
+    return attributes.describe() if attributes else detection["label"]
+
+
 def _pick_context(pending, form):
     """Detections with their box in pixels and in percent of the image, for the clickable overlay."""
-    boxes = [{"index": index, "label": det["label"], "score": det["score"], "pixels": det["box"],
-              **percent_box(det["box"], pending.width, pending.height)}
+    boxes = [{"index": index, "label": _describe(det), "score": det["score"],
+              "pixels": [f"{v:g}" for v in det["box"]], **percent_box(det["box"], pending.width, pending.height)}
              for index, det in enumerate(pending.detections)]
     return {"pending": pending, "form": form, "boxes": boxes}
 
@@ -166,6 +172,25 @@ class PhotoDeleteView(OwnedMixin, DeleteView):
         left = vehicle.photos.count() - 1
         messages.success(self.request, f"Removed a photo of “{vehicle.label}” ({left} left).")
         return super().form_valid(form)
+
+
+class NegativeDeleteView(OwnedMixin, View):
+    """POST: forget a negative example (the look-alike may be matched again)."""
+
+    http_method_names = ["post"]
+    owner_field = "vehicle__owner"
+
+    def post(self, request, pk):
+        negative = get_object_or_404(NegativeExample, pk=pk, vehicle__owner=request.user)
+        negative.delete()
+        messages.success(request, f"Removed a negative example of “{negative.vehicle.label}”: "
+                                  "that look-alike may be matched again.")
+        return redirect(negative.vehicle)
+
+
+def negative_file(request, pk):
+    negative = get_object_or_404(NegativeExample, pk=pk, **_visible(request.user, vehicle__owner=request.user))
+    return serve_fieldfile(request, negative.thumbnail)
 
 
 def _visible(user, **lookup):

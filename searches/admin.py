@@ -5,7 +5,7 @@ from django.utils.text import Truncator
 
 from gallery.models import Vehicle
 from searches import lifecycle
-from searches.models import Hit, SearchFile, SearchJob
+from searches.models import Hit, NearMiss, SearchFile, SearchJob
 from searches.queueing import QueueUnavailable
 from searches.templatetags.job_figures import duration
 
@@ -146,6 +146,23 @@ class HitAdmin(admin.ModelAdmin):
     @admin.display(description="Time", ordering="start_s")
     def time(self, obj):
         return f"{obj.start_s:.1f}–{obj.end_s:.1f} s" if obj.file.kind == SearchFile.Kind.VIDEO else "image"
+
+    @admin.display(description="Distance", ordering="distance")
+    def rounded_distance(self, obj):
+        return f"{obj.distance:.3f}"
+
+
+@admin.register(NearMiss)
+class NearMissAdmin(admin.ModelAdmin):
+    """Why a candidate within the threshold was not a hit (colour/type, negative example)."""
+
+    list_display = ["vehicle", "job", "file", "time_s", "rounded_distance", "reason"]
+    list_filter = ["job__owner"]
+    search_fields = ["vehicle__label", "reason", "file__original_name"]
+    readonly_fields = ["job", "file", "vehicle", "distance", "reason", "time_s", "frame", "box", "created"]
+
+    def has_add_permission(self, request):
+        return False
 
     @admin.display(description="Distance", ordering="distance")
     def rounded_distance(self, obj):

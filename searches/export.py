@@ -2,9 +2,12 @@
 import csv
 import io
 
+from gallery.models import describe_attributes
+
 FIELDS = [
     "vehicle_id", "vehicle_label", "file", "kind", "start_s", "end_s", "best_time_s",
     "best_frame", "start_frame", "end_frame", "distance", "x1", "y1", "x2", "y2",
+    "colour_type", "detector", "embedder",
 ]
 
 
@@ -19,6 +22,8 @@ def hit_rows(job):
             "best_time_s": round(hit.best_time_s, 3), "best_frame": hit.best_frame,
             "start_frame": hit.start_frame, "end_frame": hit.end_frame,
             "distance": round(hit.distance, 4), "x1": x1, "y1": y1, "x2": x2, "y2": y2,
+            "colour_type": describe_attributes(hit.attributes),
+            "detector": job.models_used.get("detector", ""), "embedder": job.models_used.get("embedder", ""),
         }
 
 
@@ -40,7 +45,7 @@ def to_json(job) -> dict:
         "job": {
             "id": job.pk, "name": str(job), "status": job.status, "frame_stride": job.frame_stride,
             "threshold": job.threshold, "tracking": job.tracking, "proposals": job.proposals,
-            "device": job.device,
+            "device": job.device, "models": job.models_used,
         },
         "hits": list(hit_rows(job)),
     }

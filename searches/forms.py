@@ -29,7 +29,7 @@ class MultipleFileField(forms.FileField):
 class SearchSettingsForm(forms.ModelForm):
     class Meta:
         model = SearchJob
-        fields = ["name", "vehicles", "device", "frame_stride", "threshold", "tracking", "proposals"]
+        fields = ["name", "vehicles", "device", "frame_stride", "threshold", "tracking", "proposals", "match_attributes"]
         widgets = {"vehicles": forms.CheckboxSelectMultiple}
         labels = {"vehicles": "Vehicles to look for", "threshold": "Match threshold"}
 

@@ -84,6 +84,12 @@ class SearchJob(models.Model):
     # The device the worker really ran on, and why it is not the one asked for.
     ran_on = models.CharField(max_length=8, choices=DEVICES, blank=True)
     device_fallback = models.TextField(blank=True)
+    # The models the search ran with, by role ({"detector": ..., "embedder": ..., "attributes": ...}).
+    models_used = models.JSONField(default=dict, blank=True)
+    # Colour and type must agree with the registered vehicle's (engine.matching).
+    match_attributes = models.BooleanField(
+        default=True, verbose_name="Colour and type must agree",
+        help_text="Refuse a look-alike whose colour or type confidently differs from the registered vehicle's")
     heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
     rq_job_id = models.CharField(max_length=100, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
@@ -205,6 +211,10 @@ class Hit(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     # Its user said it is the vehicle and its frame became a photo of it (searches.review).
     confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The matched track's vector and colour/type: a rejected hit becomes a negative example.
+    embedding = models.BinaryField(null=True, blank=True, editable=False)
+    embedder = models.CharField(max_length=200, blank=True, editable=False)
+    attributes = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["file__position", "start_s", "pk"]
@@ -218,3 +228,25 @@ class Hit(models.Model):
 
     def get_absolute_url(self):
         return reverse("searches:hit", args=[self.job_id, self.pk])
+
+
+class NearMiss(models.Model):
+    """A candidate within the threshold of a vehicle that the matching rules refused (colour or
+    type disagrees, or closer to a rejected look-alike): kept so that staff can see why."""
+
+    job = models.ForeignKey(SearchJob, on_delete=models.CASCADE, related_name="near_misses")
+    file = models.ForeignKey(SearchFile, on_delete=models.CASCADE, related_name="near_misses")
+    vehicle = models.ForeignKey(Vehicle, on_delete=models.CASCADE, related_name="near_misses")
+    distance = models.FloatField()
+    reason = models.CharField(max_length=300)
+    time_s = models.FloatField(default=0.0)
+    frame = models.PositiveIntegerField(default=0)
+    box = models.JSONField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["job", "file__position", "time_s", "pk"]
+        verbose_name_plural = "near misses"
+
+    def __str__(self):
+        return f"{self.vehicle} refused in {self.file} at {self.time_s:.1f}s"

@@ -3,6 +3,7 @@ later searches know it from that camera and angle), or not this vehicle."""
 from django.utils import timezone
 
 from engine import api
+from gallery.negatives import add_negative
 from gallery.registration import add_view
 from gallery.storage_files import local_path
 from searches.models import Hit, SearchFile
@@ -22,7 +23,17 @@ def confirm_hit(hit: Hit) -> bool:
 
 
 def reject_hit(hit: Hit) -> None:
-    """Not this vehicle: the hit is removed, with its thumbnail (searches.signals)."""
+    """Not this vehicle: the hit's vector becomes a negative example of the vehicle, so later
+    searches refuse that look-alike (engine.matching), and the hit is removed with its thumbnail
+    (searches.signals)."""
+    if hit.embedding:
+        thumbnail = b""
+        if hit.thumbnail:
+            with hit.thumbnail.open("rb") as fh:
+                thumbnail = fh.read()
+        blob = bytes(hit.embedding)
+        add_negative(hit.vehicle, blob, hit.embedder, len(blob) // 4, hit.attributes, thumbnail,
+                     source=f"{hit.file.original_name} at {hit.start_s:.1f}-{hit.end_s:.1f} s (search “{hit.job}”)")
     hit.delete()
 
 

@@ -20,16 +20,19 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from engine import api
+from gallery.engine_cache import embedder_name
 from gallery.models import Vehicle
+from gallery.profiles import vehicle_profiles
 from gallery.storage_files import jpeg_file, local_path, user_message
 from searches import lifecycle
 from searches.dbretry import TRANSIENT, DatabaseUnavailable, with_db_retry
 from searches.hit_merge import store_folded
-from searches.models import Hit, SearchFile, SearchJob
+from searches.models import Hit, NearMiss, SearchFile, SearchJob
 
 log = logging.getLogger(__name__)
 THROTTLE_S = 0.5  # minimum seconds between progress writes / status polls
 MERGE_GAP_S = api.VideoOptions().merge_gap_s  # hits closer than this are one hit
+MAX_NEAR_MISSES_PER_FILE = 50  # refused near-matches kept per file (for staff; a busy file has many)
 
 
 class StopRequested(Exception):
@@ -43,6 +46,8 @@ class JobRunner:
         self.job, self.rq_job_id = job, rq_job_id
         self.engine, self.gallery = engine, gallery
         self.vehicles = {v.pk: v for v in Vehicle.objects.filter(owner=job.owner)}
+        self.profiles = vehicle_profiles(gallery.ids(), engine) if gallery is not None else {}
+        self.refusals_kept: dict[int, int] = {}
         self.active_files = job.files.exclude(status=SearchFile.Status.SKIPPED).count()
         self.last_write = self.last_poll = 0.0
         self.started = time.monotonic()
@@ -172,25 +177,33 @@ class JobRunner:
         self.update_file(search_file, width=info.width, height=info.height, fps=search_file.fps,
                          duration_s=search_file.duration_s, frames_total=search_file.frames_total, kind=info.kind)
 
+    def options(self, start_frame: int = 0) -> "api.VideoOptions":
+        """The job's settings as the engine's options (colour/type rule off when the job says so)."""
+        rules = {} if self.job.match_attributes else {"min_colour_agreement": 0.0, "min_type_agreement": 0.0}
+        return api.VideoOptions(
+            frame_stride=self.job.frame_stride, tracking=self.job.tracking, threshold=self.job.threshold,
+            proposals=self.job.proposals, start_frame=start_frame, **rules,
+        )
+
     def search_image(self, search_file: SearchFile, path: str) -> None:
         bgr = api.read_image(path)
-        result = self.engine.search_image(bgr, self.gallery, threshold=self.job.threshold)
+        result = self.engine.search_image(bgr, self.gallery, self.options(), profiles=self.profiles)
         self.update_file(search_file, vehicles_seen=len(result.detections))
         for hit in result.hits:
             self.store_hit(search_file, hit.gallery_id, hit.distance, hit.box, bgr, dict(
                 start_s=0.0, end_s=0.0, best_time_s=0.0, best_frame=0, start_frame=0, end_frame=0,
-            ))
+            ), vector=hit.vector, attributes=hit.attributes)
+        for refusal in result.refusals:
+            self.on_refusal(search_file, refusal)
 
     def search_video(self, search_file: SearchFile, path: str) -> None:
-        options = api.VideoOptions(
-            frame_stride=self.job.frame_stride, tracking=self.job.tracking, threshold=self.job.threshold,
-            proposals=self.job.proposals, start_frame=search_file.resume_frame,
-        )
+        options = self.options(start_frame=search_file.resume_frame)
         result = self.engine.search_video(
             path, self.gallery, options,
             on_progress=lambda progress: self.on_progress(search_file, progress),
             on_interval=lambda interval: self.on_interval(search_file, interval),
-            should_stop=self.should_stop,
+            should_stop=self.should_stop, profiles=self.profiles,
+            on_refusal=lambda refusal: self.on_refusal(search_file, refusal),
         )
         if options.start_frame == 0 and options.tracking:  # one whole pass: its tracks are the vehicles
             self.update_file(search_file, vehicles_seen=result.stats.tracks)
@@ -200,7 +213,18 @@ class JobRunner:
         self.store_hit(search_file, interval.gallery_id, interval.best_distance, interval.box, interval.frame, dict(
             start_s=interval.start_s, end_s=interval.end_s, best_time_s=interval.best_time_s,
             best_frame=interval.best_frame, start_frame=interval.start_frame, end_frame=interval.end_frame,
-        ), frame_scale=interval.frame_scale)
+        ), frame_scale=interval.frame_scale, vector=interval.vector, attributes=interval.attributes)
+
+    def on_refusal(self, search_file: SearchFile, refusal) -> None:
+        """Keep a refused near-match for staff to see why it is not a hit (a few per file)."""
+        vehicle = self.vehicles.get(int(refusal.gallery_id))
+        if vehicle is None or self.refusals_kept.get(search_file.pk, 0) >= MAX_NEAR_MISSES_PER_FILE:
+            return
+        self.refusals_kept[search_file.pk] = self.refusals_kept.get(search_file.pk, 0) + 1
+        box = [round(float(v), 1) for v in refusal.box] if refusal.box is not None else None
+        with_db_retry(NearMiss.objects.create, job=self.job, file=search_file, vehicle=vehicle,
+                      distance=float(refusal.distance), reason=refusal.reason[:300], time_s=float(refusal.time_s),
+                      frame=int(refusal.frame), box=box, what="storing a near miss")
 
     def on_progress(self, search_file: SearchFile, progress) -> None:
         search_file.progress = progress.fraction
@@ -217,14 +241,19 @@ class JobRunner:
                              elapsed_s=self.file_elapsed_s(), speed_fps=progress.fps or None)
             self.write_job_progress()
 
-    def store_hit(self, search_file, vehicle_id, distance, box, bgr, times, frame_scale: float = 1.0) -> None:
+    def store_hit(self, search_file, vehicle_id, distance, box, bgr, times, frame_scale: float = 1.0,
+                  vector=None, attributes=None) -> None:
         """Store one hit, joined with the stored hits it overlaps or continues (searches.hit_merge),
         and only while this runner owns the job."""
         vehicle = self.vehicles.get(int(vehicle_id))
         if vehicle is None:  # deleted while the job ran
             return
         hit = Hit(job=self.job, file=search_file, vehicle=vehicle, distance=float(distance),
-                  box=[round(float(v), 1) for v in box], **times)
+                  box=[round(float(v), 1) for v in box], attributes=attributes.to_dict() if attributes else None,
+                  **times)
+        if vector is not None:
+            hit.embedding = vector.astype("float32").tobytes()
+            hit.embedder = embedder_name(self.engine)
         if bgr is not None:
             drawn = api.draw_boxes(bgr, [tuple(v * frame_scale for v in box)], [f"{vehicle.label} {distance:.2f}"])
             hit.thumbnail.save("hit.jpg", jpeg_file(api.encode_jpeg(drawn, max_side=480)), save=False)

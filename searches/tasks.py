@@ -38,7 +38,7 @@ def _run(job_id: int, rq_job_id: str) -> str:
     try:
         engine = get_engine(job.device)
         SearchJob.running_under(job_id, rq_job_id).update(
-            ran_on=engine.device, device_fallback=engine.fallback_reason or "")
+            ran_on=engine.device, device_fallback=engine.fallback_reason or "", models_used=engine.models)
         # Seen only when it takes a while: a big gallery's index built, or photos re-embedded
         # after a model change.
         photos = photo_count(job.owner)
