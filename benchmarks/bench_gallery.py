@@ -45,8 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from engine.gallery import Gallery, set_threads  # noqa: E402
+from engine.gallery import Gallery, set_threads
 
 CHUNK = 50_000
 

@@ -19,11 +19,9 @@ from pathlib import Path
 
 import cv2
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from engine import api  # noqa: E402
-from engine.media import iter_frames  # noqa: E402
-from tests.media import bikes_mp4  # noqa: E402
+from engine import api
+from engine.media import iter_frames
+from tests.media import bikes_mp4
 
 
 def peak_mb() -> float:

@@ -10,16 +10,13 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from engine import api  # noqa: E402
-from engine.draw import crop  # noqa: E402
-from engine.media import decode_only, iter_frames  # noqa: E402
-from tests.media import bikes_mp4  # noqa: E402
+from engine import api
+from engine.draw import crop
+from engine.media import decode_only, iter_frames
+from tests.media import bikes_mp4
 
 
 def timed(fn, *args, **kwargs):
@@ -70,8 +67,9 @@ def bench(clip: Path, stride: int) -> list[tuple[str, str]]:
 
 
 def machine() -> str:
-    import onnxruntime
     import os
+
+    import onnxruntime
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
             f"Python {platform.python_version()}, onnxruntime {onnxruntime.__version__}")
 

@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -24,9 +23,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from engine.media import iter_frames  # noqa: E402
-from engine.motion import MotionProposer, box_iou, merge_proposals  # noqa: E402
+from engine.media import iter_frames
+from engine.motion import MotionProposer, box_iou, merge_proposals
 
 CLIP = ROOT / "tests/fixtures/topdown.mp4"
 LABELS = ROOT / "tests/fixtures/topdown_labels.json"

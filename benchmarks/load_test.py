@@ -43,7 +43,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
-sys.path.insert(0, str(ROOT))
 
 
 # -- HTTP load generator (raw HTTP/1.1 over asyncio streams, keep-alive) -------------------------

@@ -42,7 +42,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 SCENARIOS = ("kill", "horse", "redis", "db", "multi")
 HEARTBEAT_TIMEOUT_S = 8  # short, so a dead worker is noticed quickly; the app's default is 60
@@ -512,6 +511,7 @@ class Drill:
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)
         conn.execute("BEGIN EXCLUSIVE")
         from django.db import connection
+
         from searches.models import SearchJob
 
         started = time.monotonic()

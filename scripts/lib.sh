@@ -7,7 +7,8 @@ STARTED_REDIS_PIDFILE=""
 
 log() { printf '\033[1m[vreid]\033[0m %s\n' "$*" >&2; }
 
-# Create .venv and install requirements.txt whenever it changed since the last install.
+# Create .venv and install requirements.txt (the project, editable, with its extras) whenever it or
+# pyproject.toml changed since the last install.
 ensure_venv() {
   local python="${PYTHON:-python3}"
   if [ ! -x "$PY" ]; then
@@ -15,11 +16,11 @@ ensure_venv() {
     "$python" -m venv "$VENV"
   fi
   local stamp="$VENV/.requirements.sha256"
-  local want; want="$(sha256sum "$ROOT/requirements.txt" | cut -d' ' -f1)"
+  local want; want="$(cat "$ROOT/requirements.txt" "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     log "installing requirements.txt"
     "$PY" -m pip install --quiet --upgrade pip
-    "$PY" -m pip install --quiet -r "$ROOT/requirements.txt"
+    (cd "$ROOT" && "$PY" -m pip install --quiet -r requirements.txt)
     echo "$want" > "$stamp"
   fi
 }

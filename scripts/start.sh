@@ -17,6 +17,16 @@ if [ -z "${SECRET_KEY:-}" ]; then
 fi
 export DJANGO_SETTINGS_MODULE=vreid_site.settings
 
+# The recommended vehicle models (registry), when their official source answers within a few
+# seconds; offline, the embedded models keep working and one line says so.
+if [ "${VREID_FETCH_MODELS:-1}" != "0" ]; then
+  if "$PY" -m engine models fetch --recommended --timeout 5 --quiet >/dev/null 2>var/fetch.log; then
+    log "vehicle models present ($("$PY" -m engine models | grep -c ' present ') files in the model folders)"
+  else
+    log "could not fetch the recommended vehicle models ($(tail -n 1 var/fetch.log | cut -c1-120)); using the embedded ones"
+  fi
+fi
+
 "$PY" manage.py migrate --noinput
 "$PY" manage.py ensure_admin
 

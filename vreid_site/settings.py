@@ -210,7 +210,8 @@ VREID_DEFAULT_DEVICE = os.environ.get("VREID_DEFAULT_DEVICE", "cpu")
 # Model names from models/registry.json or .onnx paths; empty = the registry's defaults.
 VREID_DETECTOR = os.environ.get("VREID_DETECTOR", "")
 VREID_EMBEDDER = os.environ.get("VREID_EMBEDDER", "")
-VREID_MIN_SCORE = float(os.environ.get("VREID_MIN_SCORE", "0.35"))
+# Empty: the detector's own min_score (its registry entry; the ensemble's differs from NanoDet's).
+VREID_MIN_SCORE = float(os.environ["VREID_MIN_SCORE"]) if os.environ.get("VREID_MIN_SCORE") else None
 # onnxruntime threads per model in a worker (0 = all cores). On a machine that also serves the
 # web app, 1 leaves a core to the web server.
 VREID_ENGINE_THREADS = int(os.environ.get("VREID_ENGINE_THREADS", "0"))

@@ -89,7 +89,7 @@ def test_register_search_cancel_confirm_and_see_it_in_the_admin(
     page.set_input_files("#id_photo", str(car_frame_jpg))
     page.click("text=Find vehicles")
     page.wait_for_selector("#det-0.chosen")
-    assert page.inner_text("#box-text").startswith("Box: car")
+    assert page.inner_text("#box-text").startswith("Box: white car")
     index = pick_index(PendingPhoto.objects.get(owner=user))
     page.click(f"#det-{index}")
     page.wait_for_selector(f'#save-form[data-chosen="det-{index}"]')

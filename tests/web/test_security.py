@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
@@ -15,6 +16,7 @@ from django.core.files.base import ContentFile
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from gallery.negatives import add_negative
 from gallery.models import PendingPhoto
 from searches.models import Hit, SearchFile, SearchJob
 from tests.media import FIXTURES
@@ -74,16 +76,19 @@ def things(other_user):
     hit = Hit(job=job, file=search_file, vehicle=vehicle, distance=0.1, box=[1, 2, 3, 4])
     hit.thumbnail.save("t.jpg", ContentFile(JPEG), save=False)
     hit.save()
+    negative = add_negative(vehicle, np.ones(8, np.float32).tobytes(), "test-embedder", 8, thumbnail_bytes=JPEG,
+                            source="a rejected hit")
     ids = {
         "pending": {"pk": pending.pk}, "vehicle": {"pk": vehicle.pk}, "photo": {"pk": vehicle.photos.get().pk},
         "job": {"pk": job.pk}, "file": {"pk": search_file.pk}, "hit": {"pk": hit.pk},
-        "job_hit": {"job_pk": job.pk, "pk": hit.pk},
+        "job_hit": {"job_pk": job.pk, "pk": hit.pk}, "negative": {"pk": negative.pk},
     }
     # Which object each URL with an id is about. A new URL with an id must be added here.
     owner_of = {
         "gallery:pick": "pending", "gallery:pending_file": "pending",
         "gallery:vehicle": "vehicle", "gallery:vehicle_edit": "vehicle", "gallery:vehicle_delete": "vehicle",
         "gallery:photo_delete": "photo", "gallery:photo_file": "photo",
+        "gallery:negative_delete": "negative", "gallery:negative_file": "negative",
         "searches:detail": "job", "searches:progress": "job", "searches:timeline": "job", "searches:rerun": "job", "searches:action": "job",
         "searches:export_csv": "job", "searches:export_json": "job", "searches:hit": "job_hit",
         "searches:hit_confirm": "job_hit", "searches:hit_reject": "job_hit", "searches:delete": "job",
