@@ -68,8 +68,8 @@ def fetch(spec: ModelSpec, dest: Optional[Path] = None, timeout: float = 30.0,
             if verified(target, item):
                 continue
             part = target.with_name(f".{item.name}.part")
+            staged.append((part, target))  # removed in `finally` whatever happens below
             _download(item, part, timeout, quiet)
-            staged.append((part, target))
         for part, target in staged:  # all arrived whole: now they may become visible
             os.replace(part, target)
     finally:
