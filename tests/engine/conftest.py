@@ -1,12 +1,11 @@
 """Engine test fixtures: one real Engine (real models) shared by the session, model folders."""
 import os
-from pathlib import Path
 
 import pytest
 
 from engine import api, config
 from engine.media import iter_frames
-from tests.media import bikes_mp4
+from tests.media import bikes_mp4, needs_omz  # noqa: F401  (re-exported for the engine tests)
 
 STREET_FRAMES = (135, 186)  # bikes.mp4: the street scene with cars behind a railing
 REGISTER_FRAME = 150
@@ -49,12 +48,6 @@ def street_gallery(engine, bikes_frames):
     gallery = api.Gallery(engine.embedder.dim)
     gallery.add([7, 8], engine.embedder.embed([frame[90:193, 210:393], frame[104:165, 510:606]]))
     return gallery
-
-
-OMZ_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "models" / "omz"
-needs_omz = pytest.mark.skipif(
-    not (OMZ_DIR / "vehicle-detection-0202.xml").is_file(),
-    reason=f"the Open Model Zoo vehicle models are not in {OMZ_DIR} (data beside the repo, never committed)")
 
 
 @pytest.fixture

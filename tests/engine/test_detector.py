@@ -10,9 +10,8 @@ from onnx import TensorProto, helper
 from engine.detectors import load_detector
 from engine.errors import ModelError
 from engine.registry import resolve_detector
-from tests.engine.conftest import needs_omz
 from tests.engine.onnx_builders import constant_output_graph
-from tests.media import FIXTURES
+from tests.media import FIXTURES, STREET_CLIP, needs_omz
 
 VEHICLE_LABELS = ("vehicle", "car", "bus", "truck", "motorcycle")
 
@@ -196,7 +195,7 @@ def test_vehicle_detector_sees_what_nanodet_misses_on_labelled_street_frames():
     from engine.media import iter_frames
     labels = lab.load("street-parked-cars")
     wanted = set(sorted(labels.frames)[::10])
-    clip = FIXTURES.parent.parent.parent / "shared" / "media" / "street-parked-cars.mp4"
+    clip = STREET_CLIP
     frames = {i: f.copy() for i, _, f in iter_frames(clip) if i in wanted}
     scores = {}
     for name in ("vehicle-ensemble", "nanodet-coco"):

@@ -1,10 +1,10 @@
 """Model downloads against a real HTTP server on 127.0.0.1: a good file, a wrong checksum, a server
 that is down, and a connection cut off halfway. Nothing half-written may become visible."""
 import hashlib
-from pathlib import Path
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 

@@ -8,8 +8,7 @@ from engine import api
 from engine.attributes import load_attributes
 from engine.matching import Matcher, MatchRules, VehicleProfile, agreement
 from engine.registry import resolve_attributes
-from tests.engine.conftest import needs_omz
-from tests.media import FIXTURES
+from tests.media import FIXTURES, needs_omz
 
 
 def unit(*values):

@@ -6,8 +6,7 @@ so the test and the published numbers cannot drift apart.
 import numpy as np
 import pytest
 
-from benchmarks.bench_topdown import (load_clip, load_labels, load_vehicle_detector,
-                                      run_motion, score)
+from benchmarks.bench_topdown import load_clip, load_labels, load_vehicle_detector, run_motion, score
 from engine.motion import MotionProposer, merge_proposals
 from engine.types import Detection
 

@@ -13,12 +13,19 @@ from engine.detectors import load_detector
 from engine.embedder import Embedder
 from engine.errors import ModelError
 from engine.registry import (
-    COCO_NAMES, SHIPPED_REGISTRY, ModelSpec, default_name, list_models, load_registry,
-    resolve_attributes, resolve_detector, resolve_embedder,
+    COCO_NAMES,
+    SHIPPED_REGISTRY,
+    ModelSpec,
+    default_name,
+    list_models,
+    load_registry,
+    resolve_attributes,
+    resolve_detector,
+    resolve_embedder,
 )
 from engine.runtime import available_devices, load_model
-from tests.engine.conftest import needs_omz
 from tests.engine.onnx_builders import tiny_embedder
+from tests.media import needs_omz
 
 SHIPPED = SHIPPED_REGISTRY.parent
 

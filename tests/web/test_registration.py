@@ -9,7 +9,7 @@ from django.urls import reverse
 from gallery.engine_cache import get_engine
 from gallery.index import job_gallery, user_gallery
 from gallery.models import PendingPhoto, Vehicle, VehiclePhoto, embedding_digest
-from tests.media import FIXTURES
+from tests.media import FIXTURES, needs_omz
 from tests.web.conftest import register_via_views
 
 pytestmark = pytest.mark.django_db
@@ -175,3 +175,25 @@ def test_abandoned_uploads_are_deleted_with_their_files(alice, user):
     assert recover_all()["abandoned_uploads"] == 1  # what every worker runs now and then
     assert list(PendingPhoto.objects.values_list("pk", flat=True)) == [fresh.pk]
     assert not default_storage.exists(old.image.name) and default_storage.exists(fresh.image.name)
+
+
+@needs_omz
+def test_registration_offers_the_car_of_a_street_photo_with_its_colour_and_type(alice, user):
+    """street_wagon.jpg: a silver station wagon behind a sign, people and newspaper boxes."""
+    with open(FIXTURES / "street_wagon.jpg", "rb") as fh:
+        response = alice.post(reverse("gallery:upload"), {"photo": fh})
+    pending = PendingPhoto.objects.get(owner=user)
+    wagon = (392, 419, 707, 580)  # hand-checked box of the wagon
+    best = max(pending.detections, key=lambda d: _iou(d["box"], wagon))
+    assert _iou(best["box"], wagon) > 0.7
+    assert best["attributes"] and best["attributes"]["colours"]
+    page = alice.get(response["Location"]).content.decode()
+    colour = max(best["attributes"]["colours"], key=best["attributes"]["colours"].get)
+    assert colour in ("white", "gray") and f"{colour} " in page
+
+
+def _iou(a, b):
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)

@@ -16,8 +16,8 @@ from django.core.files.base import ContentFile
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from gallery.negatives import add_negative
 from gallery.models import PendingPhoto
+from gallery.negatives import add_negative
 from searches.models import Hit, SearchFile, SearchJob
 from tests.media import FIXTURES
 from tests.web.conftest import make_vehicle
