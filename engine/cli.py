@@ -16,7 +16,7 @@ from engine.calibration_report import calibration_text, write_calibration
 from engine.fetch import FetchError, Offline, fetch, verified
 from engine.pipeline import PROPOSAL_MODES, TRACK_VOTES
 from engine.registry import KINDS, load_registry, model_dirs
-from engine.reid_eval import evaluate_folder
+from engine.reid_eval import evaluate_folder, evaluate_split
 
 MEDIA_EXTENSIONS = api.IMAGE_EXTENSIONS | api.VIDEO_EXTENSIONS
 
@@ -84,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval-reid", help="mAP and CMC on a folder in VeRi-776 layout")
     ev.add_argument("folder")
+    ev.add_argument("--split", help="two-camera set: split file (e.g. val.txt); cam1 = queries")
     ev.add_argument("--json", action="store_true")
     _model_args(ev)
     ev.set_defaults(func=cmd_eval)
@@ -302,7 +303,11 @@ def cmd_eval(args) -> int:
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
-        result = evaluate_folder(args.folder, engine.embedder.embed, progress=progress)
+        if args.split:
+            result = evaluate_split(args.folder, args.split, engine.embedder.embed,
+                                    progress=progress)
+        else:
+            result = evaluate_folder(args.folder, engine.embedder.embed, progress=progress)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

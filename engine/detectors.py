@@ -265,17 +265,22 @@ class EnsembleDetector:
         return 0.5 + 0.5 * (score - threshold) / max(1.0 - threshold, 1e-6)
 
     def detect(self, bgr: np.ndarray) -> list[Detection]:
+        """Members in priority order: a later member's box is added only where no earlier
+        member's box already is (IoU >= nms_iou). Measured on the labelled street clip, letting
+        the members' boxes compete in one NMS made the winning box flip between members from
+        frame to frame, which broke tracks of parked cars (benchmarks/RESULTS.md, Quality)."""
         per_member = [[replace(d, score=self._mapped(d.score, threshold)) for d in detector.detect(bgr)]
                       for detector, threshold in self.members]
         area = float(bgr.shape[0] * bgr.shape[1])
-        pooled = [d for i, found in enumerate(per_member) for d in found
-                  if d.score >= self.min_score and self._plausible(d, area, per_member[:i] + per_member[i + 1:])]
-        if not pooled:
-            return []
-        xywh = [[d.box[0], d.box[1], d.box[2] - d.box[0], d.box[3] - d.box[1]] for d in pooled]
-        keep = np.asarray(cv2.dnn.NMSBoxes(xywh, [d.score for d in pooled], 0.0, self.nms_iou)).reshape(-1)
-        return [pooled[i] for i in keep]
-
+        kept: list[Detection] = []
+        for i, found in enumerate(per_member):
+            others = per_member[:i] + per_member[i + 1:]
+            for d in found:
+                if d.score < self.min_score or not self._plausible(d, area, others):
+                    continue
+                if not any(_iou(d.box, k.box) >= self.nms_iou for k in kept):
+                    kept.append(d)
+        return sorted(kept, key=lambda d: -d.score)
 
     @staticmethod
     def _plausible(det: Detection, area: float, others: list[list[Detection]]) -> bool:

@@ -1,7 +1,13 @@
-"""Re-identification accuracy (mAP, CMC) on a folder in VeRi-776 layout.
+"""Re-identification accuracy (mAP, CMC) on a folder in VeRi-776 layout,
 
     <root>/image_query/0002_c002_00030600_0.jpg   vehicle 2 seen by camera 2
     <root>/image_test/...                          the gallery
+
+or on a split of a two-camera set (one crop per vehicle per camera, a text file listing
+the split's file names; one camera is the query side, the other the gallery):
+
+    <root>/images/train/car_0088_cam1.jpg          car 88 seen by camera 1
+    <root>/val.txt                                 car_0088_cam1.jpg, car_0088_cam2.jpg, ...
 
 Protocol of VeRi-776 / Market-1501 (as in torchreid / reid-strong-baseline): cosine
 distance on L2-normalised vectors; for each query, gallery images of the same vehicle
@@ -25,6 +31,8 @@ from engine.errors import EngineError
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^(\d+)_c(\d+)_", re.IGNORECASE)
+_TWO_CAMERA_NAME = re.compile(r"^([a-z]+_\d+)_cam(\d+)$", re.IGNORECASE)
+TWO_CAMERA_IMAGES = Path("images") / "train"  # every split's files are in this one folder
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 QUERY_DIR, GALLERY_DIR = "image_query", "image_test"
 _CHUNK = 256  # queries per distance block: bounds memory to 256 x gallery size
@@ -102,7 +110,54 @@ def evaluate_folder(path, embed_fn: Callable[[list[np.ndarray]], np.ndarray],
         sides[sub] = _parsed(root / sub, counts)
         if not sides[sub]:
             raise EngineError(f"{root / sub}: no images named like VVVV_cCCC_*.jpg")
-    total = sum(len(v) for v in sides.values())
+    return _embed_and_evaluate(root, sides[QUERY_DIR], sides[GALLERY_DIR], embed_fn,
+                               batch_size, progress, ranks, counts)
+
+
+def two_camera_split(root, split_file) -> list[tuple[Path, str, int]]:
+    """(image path, vehicle key such as 'car_0088', camera) of each file a split lists.
+
+    split_file is a path, or a name relative to root (e.g. 'val.txt'). Raises EngineError
+    for a missing split file or a listed name not like '<type>_<id>_cam<n>.jpg'.
+    """
+    root = Path(root)
+    split = Path(split_file)
+    if not split.is_absolute() and not split.is_file():
+        split = root / split
+    if not split.is_file():
+        raise EngineError(f"{split}: split file not found")
+    rows = []
+    for line in split.read_text().split():
+        m = _TWO_CAMERA_NAME.match(Path(line).stem)
+        if not m:
+            raise EngineError(f"{split}: {line!r} is not named like <type>_<id>_cam<n>.jpg")
+        rows.append((root / TWO_CAMERA_IMAGES / line, m.group(1).lower(), int(m.group(2))))
+    if not rows:
+        raise EngineError(f"{split}: lists no images")
+    return rows
+
+
+def evaluate_split(root, split_file, embed_fn: Callable[[list[np.ndarray]], np.ndarray],
+                   query_cam: int = 1, batch_size: int = 32,
+                   progress: Optional[Callable[[int, int], None]] = None,
+                   ranks: Sequence[int] = (1, 5, 10)) -> dict:
+    """evaluate_folder's result for a two-camera split: camera `query_cam` is the query
+    side, every other camera the gallery."""
+    rows = two_camera_split(root, split_file)
+    numbers = {key: n for n, key in enumerate(sorted({key for _, key, _ in rows}))}
+    files = [(path, numbers[key], cam) for path, key, cam in rows]
+    query = [f for f in files if f[2] == query_cam]
+    gallery = [f for f in files if f[2] != query_cam]
+    if not query or not gallery:
+        raise EngineError(f"{split_file}: needs images of camera {query_cam} and of another "
+                          "camera")
+    return _embed_and_evaluate(Path(root), query, gallery, embed_fn, batch_size, progress,
+                               ranks, {"unreadable": 0, "unparsable": 0})
+
+
+def _embed_and_evaluate(root: Path, query, gallery, embed_fn, batch_size: int, progress,
+                        ranks: Sequence[int], counts: dict) -> dict:
+    total = len(query) + len(gallery)
     done = 0
 
     def tick(n: int) -> None:
@@ -111,11 +166,10 @@ def evaluate_folder(path, embed_fn: Callable[[list[np.ndarray]], np.ndarray],
         if progress:
             progress(done, total)
 
-    embedded = {sub: _embed(files, embed_fn, batch_size, counts, tick)
-                for sub, files in sides.items()}
-    (qv, qi, qc), (gv, gi, gc) = embedded[QUERY_DIR], embedded[GALLERY_DIR]
+    qv, qi, qc = _embed(query, embed_fn, batch_size, counts, tick)
+    gv, gi, gc = _embed(gallery, embed_fn, batch_size, counts, tick)
     if not len(qv) or not len(gv):
-        raise EngineError(f"{root}: no readable images in {QUERY_DIR}/ or {GALLERY_DIR}/")
+        raise EngineError(f"{root}: no readable query or gallery images")
     if counts["unreadable"]:
         log.warning("%s: skipped %d unreadable image(s)", root, counts["unreadable"])
     result = evaluate(qv, qi, qc, gv, gi, gc, ranks)

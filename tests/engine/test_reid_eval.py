@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from engine.errors import EngineError
-from engine.reid_eval import evaluate, evaluate_folder, parse_name
+from engine.reid_eval import (evaluate, evaluate_folder, evaluate_split, parse_name,
+                               two_camera_split)
 
 # Gallery: (vehicle id, camera, angle in degrees)
 GALLERY = [(1, 1, 0), (1, 2, 30), (2, 2, 10), (2, 1, 60), (1, 3, 80), (3, 1, 45)]
@@ -104,3 +105,47 @@ def test_folder_errors(tmp_path):
     (tmp_path / "image_query" / "car.jpg").write_bytes(b"")
     with pytest.raises(EngineError, match="no images named"):
         evaluate_folder(tmp_path, mean_colour)
+
+
+def write_two_camera(root, rows, split_name):
+    """Two-camera layout: uniform images coloured by angle (as write_layout), a split file
+    listing them in the given order."""
+    folder = root / "images" / "train"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, deg in rows:
+        colour = (200 * np.cos(np.radians(deg)), 200 * np.sin(np.radians(deg)), 0)
+        cv2.imwrite(str(folder / name), np.full((24, 48, 3), np.round(colour), np.uint8),
+                    [cv2.IMWRITE_JPEG_QUALITY, 100])
+    (root / split_name).write_text("\n".join(name for name, _ in rows))  # no final newline
+
+
+def test_two_camera_split_reader(tmp_path):
+    write_two_camera(tmp_path, [("car_0007_cam2.jpg", 0), ("motorcycle_0012_cam1.jpg", 0)],
+                     "val.txt")
+    img = tmp_path / "images" / "train"
+    expected = [(img / "car_0007_cam2.jpg", "car_0007", 2),
+                (img / "motorcycle_0012_cam1.jpg", "motorcycle_0012", 1)]
+    assert two_camera_split(tmp_path, "val.txt") == expected
+    assert two_camera_split(tmp_path, tmp_path / "val.txt") == expected
+    with pytest.raises(EngineError, match="not found"):
+        two_camera_split(tmp_path, "test.txt")
+    (tmp_path / "bad.txt").write_text("car_0007_cam2.jpg\n0002_c002_00030600_0.jpg\n")
+    with pytest.raises(EngineError, match="not named like"):
+        two_camera_split(tmp_path, "bad.txt")
+
+
+def test_split_matches_hand_values(tmp_path):
+    # Two cameras only, cam1 the query side: q car_1 at 0 deg, q bus_2 at 50 deg;
+    # gallery car_1 at 30, bus_2 at 10, truck_3 at 45 (a distractor without a query).
+    # q car_1: by angle bus_2 car_1* truck_3 -> AP 1/2, first match at rank 2.
+    # q bus_2: by angle truck_3 car_1 bus_2* -> AP 1/3, first match at rank 3.
+    write_two_camera(tmp_path, [("car_1_cam1.jpg", 0), ("bus_2_cam1.jpg", 50),
+                                ("car_1_cam2.jpg", 30), ("bus_2_cam2.jpg", 10),
+                                ("truck_3_cam2.jpg", 45)], "val.txt")
+    out = evaluate_split(tmp_path, "val.txt", mean_colour, batch_size=2, ranks=(1, 2, 3))
+    check(out, {"mAP": (1 / 2 + 1 / 3) / 2, "cmc": {1: 0.0, 2: 0.5, 3: 1.0},
+                "queries": 2, "skipped_queries": 0})
+    assert (out["query_images"], out["gallery_images"], out["unreadable"]) == (2, 3, 0)
+    # Camera 2 as the query side: 3 queries, truck_3 has no match on camera 1.
+    out = evaluate_split(tmp_path, "val.txt", mean_colour, query_cam=2)
+    assert (out["queries"], out["skipped_queries"]) == (2, 1)
