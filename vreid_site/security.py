@@ -1,4 +1,6 @@
 """Content-Security-Policy header, login-required redirects, and the rate-limited login view."""
+import unicodedata
+
 from django.conf import settings
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.auth import views as auth_views
@@ -52,8 +54,14 @@ def _client_ip(request) -> str:
     return _get_ip(request)
 
 
+def login_name_key(username: str) -> str:
+    """One key for every spelling Django would log in as the same account: it authenticates the
+    NFKC form (`ａlice`, `al𝐢ｃe` are alice); casefold makes case variants share it too."""
+    return unicodedata.normalize("NFKC", username).strip().casefold()
+
+
 def _ip_and_username(group, request) -> str:
-    return f"{_client_ip(request)}|{request.POST.get('username', '').strip().lower()}"
+    return f"{_client_ip(request)}|{login_name_key(request.POST.get('username', ''))}"
 
 
 _login = auth_views.LoginView.as_view()

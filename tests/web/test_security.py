@@ -284,3 +284,14 @@ def test_deploy_check_passes_with_the_production_environment(tmp_path):
     plain = run_manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING",
                        **{**PRODUCTION_ENV, "VREID_HTTPS": "0"})
     assert plain.returncode != 0 and "security.W004" in plain.stderr + plain.stdout
+
+
+def test_unicode_variants_of_a_username_share_its_login_limit(client, user, fresh_cache):
+    """Django logs `ａlice` and `al𝐢ｃe` in as alice (NFKC): they count against alice's limit."""
+    url = reverse("login")
+    variants = ["alice", "ALICE", "ａlice", "al𝐢ｃe", "Ａｌｉｃｅ", " alice "]
+    for attempt in range(10):
+        response = client.post(url, {"username": variants[attempt % len(variants)], "password": "wrong"})
+        assert response.status_code == 200
+    for variant in variants:
+        assert client.post(url, {"username": variant, "password": "alice-pass-123"}).status_code == 429, variant
