@@ -28,6 +28,13 @@ class OwnedMixin(LoginRequiredMixin):
         return super().get_queryset().filter(**{self.owner_field: self.request.user})
 
 
+class OwnedDeleteView(OwnedMixin, DeleteView):
+    """A confirmation page (GET) and its form (POST) only: HTTP DELETE would go through
+    DeletionMixin.delete() and skip form_valid(), where the delete views put their conditions."""
+
+    http_method_names = ["get", "post"]
+
+
 class VehicleListView(OwnedMixin, ListView):
     """Paginated (a gallery may hold 10k+ vehicles); counts and the cover photo id come in the
     page's one query, thumbnails load lazily through the ownership-checked file view."""
@@ -158,7 +165,7 @@ class VehicleUpdateView(OwnedMixin, UpdateView):
         return super().form_valid(form)
 
 
-class VehicleDeleteView(OwnedMixin, DeleteView):
+class VehicleDeleteView(OwnedDeleteView):
     model = Vehicle
     template_name = "gallery/vehicle_confirm_delete.html"
     success_url = reverse_lazy("gallery:list")
@@ -168,7 +175,7 @@ class VehicleDeleteView(OwnedMixin, DeleteView):
         return super().form_valid(form)
 
 
-class PhotoDeleteView(OwnedMixin, DeleteView):
+class PhotoDeleteView(OwnedDeleteView):
     model = VehiclePhoto
     owner_field = "vehicle__owner"
     template_name = "gallery/photo_confirm_delete.html"

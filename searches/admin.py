@@ -24,6 +24,13 @@ class SearchJobAdmin(admin.ModelAdmin):
                        "started_at", "finished_at", "created"]
     inlines = [SearchFileInline]
 
+    def has_delete_permission(self, request, obj=None):
+        deletable = obj is None or SearchJob.objects.filter(SearchJob.DELETABLE, pk=obj.pk).exists()
+        return deletable and super().has_delete_permission(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset.filter(SearchJob.DELETABLE))  # "delete selected"
+
     @admin.display(description="Progress")
     def percent(self, obj):
         return f"{obj.progress_percent}%"

@@ -43,6 +43,9 @@ class SearchJob(models.Model):
         BOTH = "both", "Motion + detector (fixed top-down cameras)"
 
     FINISHED = (Status.CANCELLED, Status.DONE, Status.FAILED)
+    # No worker holds it: finished, or paused and stopped. Deleting any other job would pull the
+    # rows from under a worker (see JobDeleteView and the admin).
+    DELETABLE = models.Q(status__in=FINISHED) | models.Q(status=Status.PAUSED, heartbeat_at=None)
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="search_jobs")
     name = models.CharField(max_length=200, blank=True)

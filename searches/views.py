@@ -6,13 +6,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Sum
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.utils import timezone
 from django.views import View
-from django.views.generic import DeleteView, DetailView, FormView, ListView
+from django.views.generic import DetailView, FormView, ListView
 
 from engine import api
 from gallery.engine_cache import get_engine
@@ -20,7 +20,7 @@ from gallery.files import serve_fieldfile
 from gallery.registration import add_view
 from gallery.storage_files import local_path
 from gallery.queries import count_of
-from gallery.views import OwnedMixin, _visible
+from gallery.views import OwnedDeleteView, OwnedMixin, _visible
 from searches import export
 from searches.file_list import file_list
 from searches.forms import NewSearchForm, SearchSettingsForm
@@ -230,7 +230,7 @@ class JobActionView(LoginRequiredMixin, View):
             job.skip_unfinished_files()
 
 
-class JobDeleteView(OwnedMixin, DeleteView):
+class JobDeleteView(OwnedDeleteView):
     """Delete a search that no worker holds (finished, or paused and stopped) with its files (those
     a re-run still uses stay), hits and thumbnails (searches.signals)."""
 
@@ -241,9 +241,7 @@ class JobDeleteView(OwnedMixin, DeleteView):
     def form_valid(self, form):
         job = self.object
         # Conditional, so a resume from another tab meanwhile cannot lose a job a worker holds.
-        deleted, _ = SearchJob.objects.filter(
-            Q(status__in=SearchJob.FINISHED) | Q(status=Status.PAUSED, heartbeat_at=None), pk=job.pk
-        ).delete()
+        deleted, _ = SearchJob.objects.filter(SearchJob.DELETABLE, pk=job.pk).delete()
         if not deleted:
             messages.error(self.request, "Cancel or pause this search, and let it stop, before deleting it.")
             return redirect(job)

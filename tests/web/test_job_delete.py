@@ -46,3 +46,17 @@ def test_a_search_a_worker_may_hold_is_not_deleted(alice, user, status):
     assert response.status_code == 302 and response["Location"] == job.get_absolute_url()
     assert SearchJob.objects.filter(pk=job.pk).exists() and default_storage.exists(video)
     assert "before deleting it" in alice.get(response["Location"]).content.decode()
+
+
+def test_the_admin_does_not_delete_a_search_a_worker_may_hold(client, django_user_model, user):
+    admin = django_user_model.objects.create_superuser("root", password="root-pass-123")
+    client.force_login(admin)
+    running, _, _ = finished_job(user)
+    SearchJob.objects.filter(pk=running.pk).update(status="running")
+    done, _, _ = finished_job(user)
+    assert client.post(reverse("admin:searches_searchjob_delete", args=[running.pk]), {"post": "yes"}).status_code == 403
+    changelist = reverse("admin:searches_searchjob_changelist")
+    for selected in ([running.pk, done.pk], [done.pk]):  # with the running one, the action refuses
+        client.post(changelist, {"action": "delete_selected", "_selected_action": selected, "post": "yes"})
+        assert SearchJob.objects.filter(pk=running.pk).exists()
+    assert not SearchJob.objects.filter(pk=done.pk).exists()

@@ -295,3 +295,15 @@ def test_unicode_variants_of_a_username_share_its_login_limit(client, user, fres
         assert response.status_code == 200
     for variant in variants:
         assert client.post(url, {"username": variant, "password": "alice-pass-123"}).status_code == 429, variant
+
+
+@pytest.mark.parametrize("method", ["delete", "put", "patch"])
+def test_delete_views_take_only_get_and_post(alice, user, method):
+    """HTTP DELETE went through DeletionMixin.delete(), past the "not while running" guard."""
+    vehicle = make_vehicle(user, "Mine")
+    photo = vehicle.photos.get()
+    job = SearchJob.objects.create(owner=user, status=SearchJob.Status.RUNNING)
+    for url in (reverse("searches:delete", args=[job.pk]), reverse("gallery:photo_delete", args=[photo.pk]),
+                reverse("gallery:vehicle_delete", args=[vehicle.pk])):
+        assert getattr(alice, method)(url).status_code == 405, url
+    assert SearchJob.objects.filter(pk=job.pk).exists() and vehicle.photos.filter(pk=photo.pk).exists()
