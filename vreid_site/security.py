@@ -1,4 +1,5 @@
 """Content-Security-Policy header, login-required redirects, and the rate-limited login view."""
+import ipaddress
 import unicodedata
 
 from django.conf import settings
@@ -41,11 +42,16 @@ def forwarded_client_ip(request) -> str:
     """The client's address behind VREID_PROXY_HOPS trusted reverse proxies (django-ratelimit's
     RATELIMIT_IP_META_KEY when that is set). Each proxy appends the address it saw to
     X-Forwarded-For, so the entry `hops` from the right was written by our own first proxy; the
-    entries left of it are whatever the client sent and are ignored. Without the header (a
-    request that did not pass the proxies) it is the peer address."""
+    entries left of it are whatever the client sent and are ignored. Without the header, or with
+    something else than an address there (a request that did not pass the proxies), it is the peer
+    address."""
     hops = settings.VREID_PROXY_HOPS
     chain = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-    return chain[-hops] if hops and len(chain) >= hops else request.META["REMOTE_ADDR"]
+    client = chain[-hops] if hops and len(chain) >= hops else request.META["REMOTE_ADDR"]
+    try:
+        return str(ipaddress.ip_address(client))
+    except ValueError:  # not written by our proxy (which writes the address it saw): the peer's
+        return request.META["REMOTE_ADDR"]
 
 
 def _client_ip(request) -> str:

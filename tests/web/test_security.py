@@ -13,90 +13,24 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.test import Client, override_settings
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 
 from gallery.models import PendingPhoto
-from searches.models import Hit, SearchFile, SearchJob
+from searches.models import SearchFile, SearchJob
 from tests.media import FIXTURES
-from tests.web.conftest import make_vehicle
+from tests.web.conftest import make_vehicle, owned_things
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
 JPEG = (FIXTURES / "red_car.jpg").read_bytes()
 
-# Sample values for URL parameters that are not object ids.
-SAMPLE_KWARGS = {
-    "index": 0, "kind": "image", "action": "pause", "queue_index": 0, "scheduler_index": 0,
-    "connection_index": 0, "job_id": "x", "key": "x", "result_id": "x", "scheduler_name": "x",
-    "cron_job_name": "x", "token": "x", "object_id": "1", "content_type_id": "1", "id": "1",
-    "app_label": "auth", "url": "x",
-}
 PUBLIC = {"login", "admin:login"}  # the only pages an anonymous visitor may see
-
-
-def url_patterns(resolver=None, namespace=(), groups=()):
-    """(namespaced name, kwarg names) of every URL pattern of the site."""
-    resolver = resolver or get_resolver()
-    for pattern in resolver.url_patterns:
-        names = tuple(pattern.pattern.regex.groupindex)
-        if isinstance(pattern, URLResolver):
-            inner = namespace + ((pattern.namespace,) if pattern.namespace else ())
-            yield from url_patterns(pattern, inner, groups + names)
-        elif isinstance(pattern, URLPattern):
-            yield ":".join(namespace + (pattern.name or "",)), groups + names
-
-
-def site_urls(object_kwargs=None):
-    """One concrete URL per named pattern; object ids from `object_kwargs(name)`."""
-    urls = {}
-    for name, params in url_patterns():
-        if name.endswith(":") or not name:  # unnamed: the root redirect and the admin's catch-all
-            continue
-        kwargs = {p: SAMPLE_KWARGS.get(p, 1) for p in params}
-        if object_kwargs and name.split(":")[0] in ("gallery", "searches"):
-            kwargs.update(object_kwargs(name))
-        urls[name] = reverse(name, kwargs=kwargs)
-    assert len(urls) > 60 and "searches:file" in urls and "admin:index" in urls
-    return urls
 
 
 @pytest.fixture
 def things(other_user):
     """Bob's vehicle, photo, pending photo, job, file and hit, with stored media."""
-    vehicle = make_vehicle(other_user, "Bob's van")
-    pending = PendingPhoto(owner=other_user, width=10, height=10)
-    pending.image.save("p.jpg", ContentFile(JPEG), save=False)
-    pending.save()
-    job = SearchJob.objects.create(owner=other_user, name="bob job", status=SearchJob.Status.PAUSED)
-    search_file = SearchFile(job=job, original_name="a.jpg", kind="image", status="done")
-    search_file.file.save("a.jpg", ContentFile(JPEG), save=False)
-    search_file.save()
-    hit = Hit(job=job, file=search_file, vehicle=vehicle, distance=0.1, box=[1, 2, 3, 4])
-    hit.thumbnail.save("t.jpg", ContentFile(JPEG), save=False)
-    hit.save()
-    ids = {
-        "pending": {"pk": pending.pk}, "vehicle": {"pk": vehicle.pk}, "photo": {"pk": vehicle.photos.get().pk},
-        "job": {"pk": job.pk}, "file": {"pk": search_file.pk}, "hit": {"pk": hit.pk},
-        "job_hit": {"job_pk": job.pk, "pk": hit.pk},
-    }
-    # Which object each URL with an id is about. A new URL with an id must be added here.
-    owner_of = {
-        "gallery:pick": "pending", "gallery:pick_box": "pending", "gallery:pending_file": "pending",
-        "gallery:vehicle": "vehicle", "gallery:vehicle_edit": "vehicle", "gallery:vehicle_delete": "vehicle",
-        "gallery:photo_delete": "photo", "gallery:photo_file": "photo",
-        "searches:detail": "job", "searches:progress": "job", "searches:timeline": "job", "searches:rerun": "job", "searches:action": "job",
-        "searches:export_csv": "job", "searches:export_json": "job", "searches:hit": "job_hit",
-        "searches:hit_action": "job_hit", "searches:delete": "job",
-        "searches:file": "file", "searches:hit_thumbnail": "hit",
-    }
-
-    def object_kwargs(name):
-        return ids[owner_of[name]] if name in owner_of else {}
-
-    with_ids = {name for name, params in url_patterns()
-                if name.split(":")[0] in ("gallery", "searches") and {"pk", "job_pk"} & set(params)}
-    assert with_ids == set(owner_of), f"add {with_ids - set(owner_of)} to owner_of"
-    return {"urls": site_urls(object_kwargs), "with_ids": with_ids, "job": job, "vehicle": vehicle}
+    return owned_things(other_user, "Bob's van", "bob job")
 
 
 def test_anonymous_gets_only_the_login_pages(client, things):
@@ -307,3 +241,18 @@ def test_delete_views_take_only_get_and_post(alice, user, method):
                 reverse("gallery:vehicle_delete", args=[vehicle.pk])):
         assert getattr(alice, method)(url).status_code == 405, url
     assert SearchJob.objects.filter(pk=job.pk).exists() and vehicle.photos.filter(pk=photo.pk).exists()
+
+
+def test_an_ordinary_user_changes_their_password(client, alice, user):
+    page = alice.get(reverse("gallery:list")).content.decode()
+    assert f'href="{reverse("password_change")}"' in page  # linked in the header
+    response = alice.post(reverse("password_change"), {
+        "old_password": "alice-pass-123", "new_password1": "n3w-Pass-word-42", "new_password2": "n3w-Pass-word-42"})
+    assert response.status_code == 302 and response["Location"] == reverse("password_change_done")
+    assert "Password changed" in alice.get(response["Location"]).content.decode()
+    anonymous = Client()
+    assert anonymous.post(reverse("login"), {"username": "alice", "password": "alice-pass-123"}).status_code == 200
+    assert anonymous.post(reverse("login"), {"username": "alice", "password": "n3w-Pass-word-42"}).status_code == 302
+    wrong_old = alice.post(reverse("password_change"), {
+        "old_password": "nope", "new_password1": "an0ther-Pass-77", "new_password2": "an0ther-Pass-77"})
+    assert wrong_old.status_code == 200 and "incorrectly" in wrong_old.content.decode()
