@@ -61,6 +61,7 @@ class VehiclePhoto(models.Model):
     # The per-user index version is made of these (gallery.index), so checking that a stored
     # index is current reads a few bytes per photo instead of every vector.
     vector_digest = models.CharField(max_length=16, blank=True, editable=False)
+    stored_bytes = models.PositiveBigIntegerField(default=0, editable=False, help_text="image + crop, for the quota")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -101,6 +102,7 @@ class PendingPhoto(models.Model):
         Vehicle, null=True, blank=True, on_delete=models.CASCADE,
         help_text="When set, the photo is added to this vehicle",
     )
+    stored_bytes = models.PositiveBigIntegerField(default=0, editable=False, help_text="for the quota")
     created = models.DateTimeField(auto_now_add=True)
 
     def get_absolute_url(self):

@@ -24,6 +24,7 @@ def create_pending(owner, upload, vehicle=None) -> PendingPhoto:
         pending.image.delete(save=False)
         raise
     pending.height, pending.width = bgr.shape[:2]
+    pending.stored_bytes = pending.image.size
     pending.detections = [
         {"box": [round(float(v), 1) for v in d.box], "score": round(float(d.score), 3), "label": d.label}
         for d in sorted(detections, key=lambda d: -d.score)
@@ -51,6 +52,7 @@ def register(pending: PendingPhoto, box, label: str = "", vehicle: Vehicle | Non
         vehicle = Vehicle.objects.create(owner=pending.owner, label=label.strip() or "Unnamed vehicle")
     photo = _new_photo(vehicle, bgr, box)
     photo.image.name = pending.image.name  # the stored upload becomes the photo; no copy
+    photo.stored_bytes = pending.stored_bytes + photo.crop.size
     photo.save()
     pending.delete()  # the post_delete signal keeps the image: the photo now uses it
     return photo
@@ -62,6 +64,7 @@ def add_view(vehicle: Vehicle, bgr, box) -> VehiclePhoto:
     height, width = bgr.shape[:2]
     photo = _new_photo(vehicle, bgr, clamp_box(box, width, height))
     photo.image.save("frame.jpg", jpeg_file(api.encode_jpeg(bgr, quality=90)), save=False)
+    photo.stored_bytes = photo.image.size + photo.crop.size
     photo.save()
     return photo
 

@@ -14,6 +14,7 @@ from gallery.files import serve_fieldfile
 from gallery.forms import PhotoUploadForm, PickBoxForm, VehicleLabelForm
 from gallery.models import PendingPhoto, Vehicle, VehiclePhoto
 from gallery.queries import count_of, cover_photo_id
+from vreid_site import storage_quota
 from vreid_site.upload_limits import UploadLimitMixin
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,11 @@ class PhotoUploadView(UploadLimitMixin, LoginRequiredMixin, FormView):
         return {"vehicle": self.request.GET.get("vehicle")}
 
     def form_valid(self, form):
+        photo = form.cleaned_data["photo"]
+        left = storage_quota.bytes_left(self.request.user)
+        if left is not None and photo.size > left:
+            form.add_error("photo", storage_quota.quota_message(photo.size, left))
+            return self.form_invalid(form)
         try:
             pending = registration.create_pending(
                 self.request.user, form.cleaned_data["photo"], form.cleaned_data["vehicle"]

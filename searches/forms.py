@@ -101,6 +101,9 @@ class NewSearchForm(SearchSettingsForm):
         cleaned["uploads"] = [(upload.name, upload) for upload in files] + list(zip(folder_names, folder))
         return cleaned
 
+    def upload_bytes(self) -> int:
+        return sum(upload.size for _, upload in self.cleaned_data.get("uploads", []))
+
 
 def relative_names(uploads, paths_json: str) -> list[str]:
     """Display names with their folders, from the page's list of relative paths; a path is used

@@ -29,6 +29,7 @@ from searches.queueing import QueueUnavailable, enqueue, jobs_ahead
 from searches.staleness import QUEUED_GRACE_S, fail_stale_jobs, lost_job_check_due
 from searches.timeline import build_timeline
 from searches.uploads import JobFileAdder
+from vreid_site import storage_quota
 from vreid_site.upload_limits import UploadLimitMixin
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,9 @@ class JobListView(OwnedMixin, ListView):
             file_count=count_of(SearchFile, "job"), hit_count=count_of(Hit, "job")
         )
 
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "storage": storage_quota.usage(self.request.user)}
+
 
 class JobSettingsMixin(LoginRequiredMixin):
     def get_form_kwargs(self):
@@ -76,28 +80,32 @@ class JobCreateView(UploadLimitMixin, JobSettingsMixin, FormView):
     template_name = "searches/job_form.html"
 
     def form_valid(self, form):
-        with transaction.atomic():
-            job = form.save(commit=False)
-            job.owner = self.request.user
-            job.save()
-            form.save_m2m()
-            adder = JobFileAdder(job)
+        quota_left = storage_quota.bytes_left(self.request.user)
+        if quota_left == 0:
+            form.add_error(None, storage_quota.quota_message(form.upload_bytes(), 0))
+            return self.form_invalid(form)
+        job = form.save(commit=False)
+        job.owner = self.request.user
+        # Files are stored first, outside any transaction; the rows go in in one short one.
+        with JobFileAdder(job, quota_left) as adder:
             for name, upload in form.cleaned_data["uploads"]:
                 adder.add_upload(upload, name)
-            if not job.name:
-                job.name = _default_name(job)
-                job.save(update_fields=["name"])
-        skipped = job.files.filter(status=SearchFile.Status.SKIPPED)
-        for row in skipped[:10]:
+            job.name = job.name or _default_name(adder.rows)
+            with transaction.atomic():
+                job.save()
+                form.save_m2m()
+                adder.save_rows()
+        for row in [row for row in adder.rows if row.status == SearchFile.Status.SKIPPED][:10]:
             messages.warning(self.request, f"{row.original_name}: {row.error}")
         _enqueue(self.request, job)
         return redirect(job)
 
 
-def _default_name(job) -> str:
-    first = job.files.order_by("position").first()
-    count = job.files.count()
-    return first.original_name[:150] + (f" + {count - 1} more" if count > 1 else "") if first else f"Search {job.pk}"
+def _default_name(rows) -> str:
+    if not rows:
+        return ""
+    more = f" + {len(rows) - 1} more" if len(rows) > 1 else ""
+    return rows[0].original_name[:150] + more
 
 
 class JobDetailView(OwnedMixin, DetailView):

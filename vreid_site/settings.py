@@ -193,9 +193,14 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 FILE_UPLOAD_PERMISSIONS = 0o644  # stored media is data, never executable (workers elsewhere read it)
-VREID_ZIP_MAX_RATIO = int(os.environ.get("VREID_ZIP_MAX_RATIO", "100"))  # per member, zip bombs
+# Zip archives (searches/zips.py): a member compressed more than this is skipped, an archive that
+# unpacks to more than this times its own size is refused (zip bombs); files and megabytes
+# extracted per upload request, all its archives together.
+VREID_ZIP_MAX_RATIO = int(os.environ.get("VREID_ZIP_MAX_RATIO", "100"))
 VREID_ZIP_MAX_FILES = int(os.environ.get("VREID_ZIP_MAX_FILES", "2000"))
 VREID_ZIP_MAX_MB = int(os.environ.get("VREID_ZIP_MAX_MB", str(4 * 1024)))
+# What one user's uploads may occupy (search files, gallery photos); 0 = no quota.
+VREID_USER_QUOTA_MB = int(os.environ.get("VREID_USER_QUOTA_MB", str(50 * 1024)))
 VREID_HEARTBEAT_TIMEOUT_S = int(os.environ.get("VREID_HEARTBEAT_TIMEOUT_S", "60"))
 # Recovery (searches/staleness.py): a job whose worker died is resumed this many times, then failed;
 # idle workers look for dead or lost jobs this often; a worker retries database writes this long.

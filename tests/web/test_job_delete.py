@@ -21,19 +21,21 @@ def finished_job(user):
     return job, row.file.name, hit.thumbnail.name
 
 
-def test_delete_a_finished_search_keeps_the_files_a_rerun_uses(alice, user):
+def test_delete_a_finished_search_keeps_the_files_a_rerun_uses(alice, user, django_capture_on_commit_callbacks):
     job, video, thumbnail = finished_job(user)
     rerun = SearchJob.objects.create(owner=user, status=SearchJob.Status.DONE, rerun_of=job)
     JobFileAdder(rerun).copy_from(job)
     url = reverse("searches:delete", args=[job.pk])
     page = alice.get(url).content.decode()
     assert "Delete “yard”?" in page and "1 uploaded file" in page and "1 hit" in page
-    response = alice.post(url)
+    with django_capture_on_commit_callbacks(execute=True):  # the files go once the delete commits
+        response = alice.post(url)
     assert response.status_code == 302 and response["Location"] == reverse("searches:list")
     assert not SearchJob.objects.filter(pk=job.pk).exists() and not Hit.objects.exists()
     assert not default_storage.exists(thumbnail) and default_storage.exists(video)  # the re-run's
     assert "Deleted “yard”" in alice.get(response["Location"]).content.decode()
-    alice.post(reverse("searches:delete", args=[rerun.pk]))
+    with django_capture_on_commit_callbacks(execute=True):
+        alice.post(reverse("searches:delete", args=[rerun.pk]))
     assert not default_storage.exists(video) and not SearchFile.objects.exists()
     assert user.vehicles.count() == 1  # vehicles stay
 

@@ -89,7 +89,7 @@ def test_bad_uploads_show_messages_not_tracebacks(alice, user, tmp_path):
     assert response.status_code == 400 and not Vehicle.objects.exists()
 
 
-def test_delete_removes_the_vector_from_the_gallery_index(alice, user):
+def test_delete_removes_the_vector_from_the_gallery_index(alice, user, django_capture_on_commit_callbacks):
     first = register_via_views(alice, FIXTURES / "red_car.jpg", "Red", index_of=lambda p: 0)
     second = register_via_views(alice, FIXTURES / "car_rear.jpg", "Rear", index_of=lambda p: 0)
     engine = get_engine()
@@ -97,7 +97,8 @@ def test_delete_removes_the_vector_from_the_gallery_index(alice, user):
     assert len(job_gallery(user, engine, [first.pk])) == 1
     crop_name = second.photos.get().crop.name
 
-    response = alice.post(reverse("gallery:vehicle_delete", args=[second.pk]))
+    with django_capture_on_commit_callbacks(execute=True):  # the files go once the delete commits
+        response = alice.post(reverse("gallery:vehicle_delete", args=[second.pk]))
     assert response.status_code == 302
     assert not default_storage.exists(crop_name)
     gallery = user_gallery(user, engine)
@@ -157,7 +158,7 @@ def test_photos_embedded_by_another_model_are_re_embedded_with_keep_alive(alice,
     assert [v for v, _ in gallery.search(good[None, :], 1)[0]] == [vehicle.pk]
 
 
-def test_abandoned_uploads_are_deleted_with_their_files(alice, user):
+def test_abandoned_uploads_are_deleted_with_their_files(alice, user, django_capture_on_commit_callbacks):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -170,6 +171,7 @@ def test_abandoned_uploads_are_deleted_with_their_files(alice, user):
     old, fresh = PendingPhoto.objects.order_by("pk")
     PendingPhoto.objects.filter(pk=old.pk).update(created=timezone.now() - timedelta(hours=25))
 
-    assert recover_all()["abandoned_uploads"] == 1  # what every worker runs now and then
+    with django_capture_on_commit_callbacks(execute=True):  # the files go once the delete commits
+        assert recover_all()["abandoned_uploads"] == 1  # what every worker runs now and then
     assert list(PendingPhoto.objects.values_list("pk", flat=True)) == [fresh.pk]
     assert not default_storage.exists(old.image.name) and default_storage.exists(fresh.image.name)

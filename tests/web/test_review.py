@@ -43,9 +43,10 @@ def test_a_confirmed_hit_adds_its_view_to_the_vehicle(alice, street_hit):
     assert "Added this view to Silver car (2 photos)" in alice.get(response["Location"]).content.decode()
 
 
-def test_a_rejected_hit_is_removed_with_its_thumbnail(alice, street_hit):
+def test_a_rejected_hit_is_removed_with_its_thumbnail(alice, street_hit, django_capture_on_commit_callbacks):
     thumbnail = street_hit.thumbnail.name
-    response = action(alice, street_hit, "reject")
+    with django_capture_on_commit_callbacks(execute=True):  # the file goes once the delete commits
+        response = action(alice, street_hit, "reject")
     assert response.status_code == 302 and response["Location"] == street_hit.job.get_absolute_url()
     assert not Hit.objects.exists() and not default_storage.exists(thumbnail)
     assert "Removed the hit of Silver car in bikes.mp4" in alice.get(response["Location"]).content.decode()
