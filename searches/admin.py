@@ -40,11 +40,12 @@ class SearchJobAdmin(admin.ModelAdmin):
 class HitAdmin(admin.ModelAdmin):
     list_display = ["preview", "vehicle", "job", "file", "start_s", "end_s", "distance"]
     list_filter = ["job__owner"]
-    readonly_fields = ["job", "file", "vehicle"]
+    exclude = ["thumbnail"]  # its URL would be MEDIA_URL, which serves nothing: see `preview`
+    readonly_fields = ["job", "file", "vehicle", "preview"]
 
     @admin.display(description="Best frame")
     def preview(self, obj):
         if not obj.thumbnail:
             return "—"
         url = reverse("searches:hit_thumbnail", args=[obj.pk])
-        return format_html('<img src="{}" alt="" style="max-height:64px">', url)
+        return format_html('<a href="{}"><img src="{}" alt="" style="max-height:64px"></a>', url, url)

@@ -20,7 +20,7 @@ from gallery.files import serve_fieldfile
 from gallery.registration import add_view
 from gallery.storage_files import local_path
 from gallery.queries import count_of
-from gallery.views import OwnedDeleteView, OwnedMixin, _visible
+from gallery.views import OwnedDeleteView, OwnedMixin, ReadableMixin, visible
 from searches import export
 from searches.file_list import file_list
 from searches.forms import NewSearchForm, SearchSettingsForm
@@ -108,7 +108,7 @@ def _default_name(rows) -> str:
     return rows[0].original_name[:150] + more
 
 
-class JobDetailView(OwnedMixin, DetailView):
+class JobDetailView(ReadableMixin, DetailView):
     model = SearchJob
     template_name = "searches/job_detail.html"
 
@@ -157,7 +157,7 @@ def _needs_recovery_check(job) -> bool:
     return job.status == Status.RUNNING and job.started_at is not None and job.started_at < cutoff
 
 
-class JobProgressView(OwnedMixin, DetailView):
+class JobProgressView(ReadableMixin, DetailView):
     """htmx fragment polled every second while the job is active; stops once it is finished.
 
     Hot path (every open job page, every second): session, user, job, hits version, files (bounded,
@@ -188,7 +188,7 @@ class JobProgressView(OwnedMixin, DetailView):
         return response
 
 
-class JobTimelineView(OwnedMixin, DetailView):
+class JobTimelineView(ReadableMixin, DetailView):
     """htmx fragment: the hits of a job per vehicle and file."""
 
     model = SearchJob
@@ -289,7 +289,7 @@ class JobRerunView(JobSettingsMixin, FormView):
         return redirect(job)
 
 
-class HitDetailView(OwnedMixin, DetailView):
+class HitDetailView(ReadableMixin, DetailView):
     model = Hit
     owner_field = "job__owner"
     template_name = "searches/hit_detail.html"
@@ -346,10 +346,10 @@ def export_json(request, pk):
 
 
 def search_file(request, pk):
-    row = get_object_or_404(SearchFile, pk=pk, **_visible(request.user, job__owner=request.user))
+    row = get_object_or_404(SearchFile, pk=pk, **visible(request.user, SearchFile, job__owner=request.user))
     return serve_fieldfile(request, row.file)
 
 
 def hit_thumbnail(request, pk):
-    hit = get_object_or_404(Hit, pk=pk, **_visible(request.user, job__owner=request.user))
+    hit = get_object_or_404(Hit, pk=pk, **visible(request.user, Hit, job__owner=request.user))
     return serve_fieldfile(request, hit.thumbnail)

@@ -256,3 +256,70 @@ def test_an_ordinary_user_changes_their_password(client, alice, user):
     wrong_old = alice.post(reverse("password_change"), {
         "old_password": "nope", "new_password1": "an0ther-Pass-77", "new_password2": "an0ther-Pass-77"})
     assert wrong_old.status_code == 200 and "incorrectly" in wrong_old.content.decode()
+
+
+MEDIA_URLS = ["gallery:photo_file", "gallery:pending_file", "searches:file", "searches:hit_thumbnail"]
+DETAIL_URLS = ["gallery:vehicle", "searches:detail", "searches:progress", "searches:timeline", "searches:hit"]
+VIEW_PERMISSIONS = ["gallery.view_vehicle", "gallery.view_vehiclephoto", "gallery.view_pendingphoto",
+                    "searches.view_searchjob", "searches.view_searchfile", "searches.view_hit"]
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user("staff", password="staff-pass-123", is_staff=True)
+
+
+def test_a_staff_user_without_permissions_sees_no_one_else_s_media(client, staff, things):
+    client.force_login(staff)
+    for name in MEDIA_URLS + DETAIL_URLS:
+        assert client.get(things["urls"][name]).status_code == 404, name
+
+
+def test_the_view_permission_shows_others_media_and_pages_read_only(client, staff, things):
+    from django.contrib.auth.models import Permission
+
+    for perm in VIEW_PERMISSIONS:
+        app_label, codename = perm.split(".")
+        staff.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    client.force_login(staff)
+    for name in MEDIA_URLS + DETAIL_URLS:
+        assert client.get(things["urls"][name]).status_code == 200, name
+    page = client.get(things["urls"]["gallery:vehicle"]).content.decode()
+    assert "Bob&#x27;s van" in page and "Read only: this belongs to bob" in page and "Edit label" not in page
+    # Reading only: every change answers 404 as before.
+    for name in ("gallery:vehicle_edit", "gallery:vehicle_delete", "searches:delete", "searches:action",
+                 "searches:hit_action", "searches:rerun", "gallery:pick"):
+        assert client.post(things["urls"][name], {"label": "x"}).status_code == 404, name
+    job = things["job"]
+    job.refresh_from_db()
+    assert job.status == "paused" and SearchJob.objects.filter(pk=job.pk).exists()
+
+
+@pytest.mark.parametrize("model", ["vehicle", "job", "hit"])
+def test_the_admin_s_view_on_site_shows_another_user_s_object(client, django_user_model, things, model):
+    from django.contrib.contenttypes.models import ContentType
+
+    admin = django_user_model.objects.create_superuser("root", password="root-pass-123")
+    client.force_login(admin)
+    obj = things[model]
+    content_type = ContentType.objects.get_for_model(obj)
+    view_on_site = reverse("admin:view_on_site", args=[content_type.pk, obj.pk])
+    change = client.get(reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk]))
+    assert f'href="{view_on_site}"' in change.content.decode()  # the change page's link
+    response = client.get(view_on_site, follow=True)
+    assert response.status_code == 200 and response.redirect_chain[-1][0].endswith(obj.get_absolute_url()), model
+
+
+def test_admin_pages_link_media_through_the_checked_views(client, django_user_model, things):
+    admin = django_user_model.objects.create_superuser("root", password="root-pass-123")
+    client.force_login(admin)
+    pages = [reverse("admin:searches_hit_change", args=[things["hit"].pk]),
+             reverse("admin:searches_hit_changelist"),
+             reverse("admin:gallery_pendingphoto_change", args=[things["pending"].pk]),
+             reverse("admin:gallery_vehicle_change", args=[things["vehicle"].pk])]
+    for url in pages:
+        page = client.get(url).content.decode()
+        assert "/media-not-public/" not in page, url
+    hit_page = client.get(pages[0]).content.decode()
+    thumbnail = reverse("searches:hit_thumbnail", args=[things["hit"].pk])
+    assert f'href="{thumbnail}"' in hit_page and client.get(thumbnail).status_code == 200
