@@ -1,14 +1,16 @@
 """Content-Security-Policy header, login-required redirects, and the rate-limited login view."""
 import ipaddress
 import unicodedata
+from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import URLPattern, reverse
 from django_ratelimit.core import is_ratelimited
 
 
@@ -68,6 +70,21 @@ def login_name_key(username: str) -> str:
 
 def _ip_and_username(group, request) -> str:
     return f"{_client_ip(request)}|{login_name_key(request.POST.get('username', ''))}"
+
+
+def superusers_only(urlpatterns) -> list[URLPattern]:
+    """The patterns with views that refuse (403) anyone but a superuser: django-rq's pages check
+    is_staff only, yet stop, requeue and delete every user's jobs."""
+
+    def guard(view):
+        @wraps(view)
+        def guarded(request, *args, **kwargs):
+            if not request.user.is_superuser:
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+        return guarded
+
+    return [URLPattern(p.pattern, guard(p.callback), p.default_args, p.name) for p in urlpatterns]
 
 
 _login = auth_views.LoginView.as_view()

@@ -145,6 +145,9 @@ RQ_QUEUES = {
 }
 # Fails jobs whose worker died before it starts working (see searches/worker.py).
 RQ = {"WORKER_CLASS": "searches.worker.VReIDWorker"}
+# django-rq's pages are at /admin/rq/, for superusers only (vreid_site/urls.py); not a second
+# copy inside the admin, which lets in any staff user.
+RQ_SHOW_ADMIN_LINK = False
 
 CACHES = {
     "default": {

@@ -1,9 +1,10 @@
+import django_rq.urls
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from vreid_site.security import login_view
+from vreid_site.security import login_view, superusers_only
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="gallery:list", permanent=False)),
@@ -13,6 +14,6 @@ urlpatterns = [
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("gallery/", include("gallery.urls")),
     path("searches/", include("searches.urls")),
-    path("admin/rq/", include("django_rq.urls")),
+    path("admin/rq/", include((superusers_only(django_rq.urls.urlpatterns), "django_rq"))),
     path("admin/", admin.site.urls),
 ]

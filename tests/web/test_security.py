@@ -18,7 +18,7 @@ from django.urls import reverse
 from gallery.models import PendingPhoto
 from searches.models import SearchFile, SearchJob
 from tests.media import FIXTURES
-from tests.web.conftest import make_vehicle, owned_things
+from tests.web.conftest import make_vehicle, owned_things, site_urls
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -323,3 +323,19 @@ def test_admin_pages_link_media_through_the_checked_views(client, django_user_mo
     hit_page = client.get(pages[0]).content.decode()
     thumbnail = reverse("searches:hit_thumbnail", args=[things["hit"].pk])
     assert f'href="{thumbnail}"' in hit_page and client.get(thumbnail).status_code == 200
+
+
+def test_queue_pages_are_for_superusers_only(client, staff, django_user_model):
+    """django-rq checks is_staff only, yet its pages stop, requeue and delete every user's jobs."""
+    from django.contrib.auth.models import Permission
+
+    staff.user_permissions.set(Permission.objects.all())  # every model permission, still no superuser
+    client.force_login(staff)
+    queue_urls = {name: url for name, url in site_urls().items() if "rq" in name.split(":")[0] or "django_rq" in name}
+    assert "django_rq:home" in queue_urls
+    for name, url in queue_urls.items():
+        assert client.get(url).status_code in (403, 404), name
+        assert client.post(url).status_code in (403, 404), name
+    assert client.get("/admin/django_rq/dashboard/").status_code == 404  # no second copy inside the admin
+    client.force_login(django_user_model.objects.create_superuser("root", password="root-pass-123"))
+    assert client.get(queue_urls["django_rq:home"]).status_code == 200
