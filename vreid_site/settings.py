@@ -11,6 +11,11 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VREID_VAR_DIR", BASE_DIR / "var"))
+# The database, media, secret key and credentials live here: only the account running VReID
+# (web and workers, on every machine sharing it) may read them.
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+if VAR_DIR.stat().st_uid == os.getuid():
+    VAR_DIR.chmod(0o700)
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -195,7 +200,10 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
-FILE_UPLOAD_PERMISSIONS = 0o644  # stored media is data, never executable (workers elsewhere read it)
+# Stored media: data, never executable, readable only by the account running VReID (workers on
+# other machines sharing MEDIA_ROOT run as that same user).
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 # Zip archives (searches/zips.py): a member compressed more than this is skipped, an archive that
 # unpacks to more than this times its own size is refused (zip bombs); files and megabytes
 # extracted per upload request, all its archives together.

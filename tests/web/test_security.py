@@ -3,6 +3,7 @@ served inert; headers (CSP, frames, referrer, nosniff); login rate limit; deploy
 import os
 import re
 import secrets
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -339,3 +340,26 @@ def test_queue_pages_are_for_superusers_only(client, staff, django_user_model):
     assert client.get("/admin/django_rq/dashboard/").status_code == 404  # no second copy inside the admin
     client.force_login(django_user_model.objects.create_superuser("root", password="root-pass-123"))
     assert client.get(queue_urls["django_rq:home"]).status_code == 200
+
+
+def test_the_database_and_media_are_private(tmp_path, settings):
+    """Only the account that runs VReID reads them (the secret key and credentials already were)."""
+    var = tmp_path / "var"
+    env = {"SECRET_KEY": "x" * 50, "DATABASE_URL": f"sqlite:///{var}/db.sqlite3"}
+    result = run_manage(var, "migrate", "--noinput", **env)  # a fresh install: var/ and the SQLite file
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(var.stat().st_mode) == 0o700
+    var.chmod(0o755)  # an older install
+    assert run_manage(var, "check", **env).returncode == 0
+    assert stat.S_IMODE(var.stat().st_mode) == 0o700
+    # Media stored anywhere (MEDIA_ROOT may be outside var/) are private too.
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    from django.core.files.storage import FileSystemStorage
+
+    name = FileSystemStorage().save("jobs/user_1/abc/photo.jpg", ContentFile(JPEG))
+    stored = tmp_path / "media" / name
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    for folder in (stored.parent, stored.parent.parent, stored.parent.parent.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    start = (ROOT / "scripts" / "start.sh").read_text()
+    assert "umask 077" in start  # files made by the processes it starts (SQLite's own, Redis's)
