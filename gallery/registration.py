@@ -1,11 +1,19 @@
 """Register a vehicle from an uploaded photo: detect, then embed the box the user picked."""
 from django.db import transaction
+from PIL import Image
 
 from engine import api
 from gallery.engine_cache import embedder_name, get_engine
 from gallery.models import PendingPhoto, Vehicle, VehiclePhoto
 from gallery.storage_files import jpeg_file, local_path, user_message
 
+# Registration decodes photos inside the web process, so the work is bounded. A photo keeps at
+# most MAX_PIXELS (plenty for a vehicle's box; the detector looks at well under 1 MP): a larger
+# one is decoded downscaled and stored so, its boxes and crops in the stored image's pixels.
+# JPEG decodes at a reduced scale; other formats decode whole first, so past MAX_DECODED_PIXELS
+# they are refused before decoding.
+MAX_PIXELS = 4_000_000
+MAX_DECODED_PIXELS = 16_000_000
 
 
 def create_pending(owner, upload, vehicle=None) -> PendingPhoto:
@@ -14,7 +22,10 @@ def create_pending(owner, upload, vehicle=None) -> PendingPhoto:
     pending.image.save(upload.name, upload, save=False)
     try:
         with local_path(pending.image) as path:
-            bgr = api.read_image(path)
+            pixels = _check_decoding_cost(path, upload.name)
+            bgr = api.read_image(path, max_pixels=MAX_PIXELS)
+        if bgr.shape[0] * bgr.shape[1] < pixels:
+            _store_downscaled(pending, bgr)
         detections = get_engine().detect(bgr)
     except api.EngineError as exc:
         stored_name = pending.image.name
@@ -31,6 +42,27 @@ def create_pending(owner, upload, vehicle=None) -> PendingPhoto:
     ]
     pending.save()
     return pending
+
+
+def _check_decoding_cost(path, name: str) -> int:
+    """The photo's pixels, from its header; MediaError for a big one that cannot be decoded
+    downscaled. 0 for what is no image (read_image says why)."""
+    try:
+        with Image.open(path) as img:
+            width, height, kind = img.width, img.height, img.format
+    except Exception:  # not an image, a decompression bomb...: read_image reports it
+        return 0
+    if kind != "JPEG" and width * height > MAX_DECODED_PIXELS:
+        raise api.MediaError(f"{name}: {width}x{height} pixels. Photos other than JPEG are taken up to "
+                             f"{MAX_DECODED_PIXELS // 1_000_000} MP: scale it down or save it as JPEG.")
+    return width * height
+
+
+def _store_downscaled(pending: PendingPhoto, bgr) -> None:
+    """Replace the stored upload by the downscaled image the boxes will refer to."""
+    original = pending.image.name
+    pending.image.save("photo.jpg", jpeg_file(api.encode_jpeg(bgr, quality=92)), save=False)
+    pending.image.storage.delete(original)
 
 
 def clamp_box(box, width: int, height: int) -> tuple[float, float, float, float]:
