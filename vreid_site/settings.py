@@ -164,7 +164,7 @@ CACHES = {
 RATELIMIT_USE_CACHE = "default"
 # Sessions are read on every request (the job page polls every second): from Redis, written
 # through to the database, so a Redis flush or restart logs nobody out.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_ENGINE = "vreid_site.sessions"  # cached_db, refusing forged keys
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
