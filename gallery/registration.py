@@ -22,8 +22,7 @@ def create_pending(owner, upload, vehicle=None) -> PendingPhoto:
     pending.image.save(upload.name, upload, save=False)
     try:
         with local_path(pending.image) as path:
-            pixels = _check_decoding_cost(path, upload.name)
-            bgr = api.read_image(path, max_pixels=MAX_PIXELS)
+            bgr, pixels = read_photo(path, upload.name)
         if bgr.shape[0] * bgr.shape[1] < pixels:
             _store_downscaled(pending, bgr)
         detections = get_engine().detect(bgr)
@@ -42,6 +41,13 @@ def create_pending(owner, upload, vehicle=None) -> PendingPhoto:
     ]
     pending.save()
     return pending
+
+
+def read_photo(path, name: str):
+    """(BGR image, its pixels before downscaling): decoded within the bounds above (MediaError
+    for a photo that cannot be)."""
+    pixels = _check_decoding_cost(path, name)
+    return api.read_image(path, max_pixels=MAX_PIXELS), pixels
 
 
 def _check_decoding_cost(path, name: str) -> int:

@@ -1,5 +1,6 @@
 """Search job pages: create, watch (htmx polling), control, results, exports, media."""
 import logging
+import math
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,7 +18,7 @@ from django.views.generic import DetailView, FormView, ListView
 from engine import api
 from gallery.engine_cache import get_engine
 from gallery.files import serve_fieldfile
-from gallery.registration import add_view
+from gallery.registration import add_view, read_photo
 from gallery.storage_files import local_path
 from gallery.queries import count_of
 from gallery.views import OwnedDeleteView, OwnedMixin, ReadableMixin, visible
@@ -312,7 +313,7 @@ class HitActionView(LoginRequiredMixin, View):
         if action != "add-view":
             return HttpResponse(status=404)
         try:
-            add_view(hit.vehicle, _best_frame(hit), hit.box)
+            add_view(hit.vehicle, *_best_frame(hit))
         except (api.EngineError, ValueError) as exc:
             messages.error(request, f"Could not add this view: {exc}")
         else:
@@ -323,12 +324,16 @@ class HitActionView(LoginRequiredMixin, View):
 
 
 def _best_frame(hit):
+    """The hit's frame and box. An image is decoded like a registration photo (bounded, in this
+    web process), its box scaled to match."""
     if not hit.file.file:
         raise ValueError("the file of this hit is no longer stored")
     with local_path(hit.file.file) as path:
         if hit.file.kind == SearchFile.Kind.VIDEO:
-            return api.read_frame(path, hit.best_frame)
-        return api.read_image(path)
+            return api.read_frame(path, hit.best_frame), hit.box
+        bgr, pixels = read_photo(path, hit.file.original_name)
+    scale = math.sqrt(bgr.shape[0] * bgr.shape[1] / pixels) if pixels else 1.0
+    return bgr, [v * scale for v in hit.box]
 
 
 def export_csv(request, pk):

@@ -68,3 +68,28 @@ def test_a_hit_whose_file_is_gone_gives_a_message(alice, street_hit):
     page = alice.get(response["Location"]).content.decode()
     assert "Could not add this view: the file of this hit is no longer stored" in page
     assert street_hit.vehicle.photos.count() == 1 and np.isfinite(street_hit.distance)
+
+
+def test_confirming_a_hit_in_a_big_image_decodes_it_downscaled(alice, street_car, car_frame_jpg):
+    """Like a registration photo: the web process decodes at most MAX_PIXELS of it, the box
+    scaled to match."""
+    import time
+
+    import cv2
+
+    from gallery.registration import MAX_PIXELS
+
+    big = cv2.resize(cv2.imread(str(car_frame_jpg)), (640 * 12, 272 * 12))  # 25 MP
+    job = SearchJob.objects.create(owner=street_car.owner, status=SearchJob.Status.DONE)
+    image = SearchFile(job=job, original_name="big.jpg", kind="image", width=big.shape[1], height=big.shape[0])
+    image.file.save("big.jpg", ContentFile(cv2.imencode(".jpg", big)[1].tobytes()), save=True)
+    box = [v * 12 for v in street_car.photos.get().box]
+    hit = Hit.objects.create(job=job, file=image, vehicle=street_car, distance=0.05, box=box)
+    start = time.monotonic()
+    assert action(alice, hit, "add-view").status_code == 302
+    assert time.monotonic() - start < 2.0
+    added = street_car.photos.order_by("pk").last()
+    stored = cv2.imread(default_storage.path(added.image.name))
+    assert stored.shape[0] * stored.shape[1] <= MAX_PIXELS
+    scale = stored.shape[1] / big.shape[1]
+    assert added.box == pytest.approx([round(v * scale, 1) for v in box], abs=0.2)
