@@ -10,7 +10,6 @@ from django.utils.text import get_valid_filename
 
 from gallery.models import Vehicle
 
-
 STORED_NAME_BYTES = 120  # file systems limit a name's bytes (most: 255), not its characters
 
 

@@ -94,7 +94,7 @@ class JobFileAdder:
         first = len(self.rows)
         try:
             for entry in iter_zip(upload, self.limits):
-                self.add(f"{name}/{entry.name}", entry.file, entry.skip_reason, size=_size(entry.file))
+                self.add(f"{name}/{entry.name}", entry.file, entry.skip_reason, size=entry.size)
         except ZipRejected as exc:
             self.discard(self.rows[first:])  # an archive is taken whole or not at all
             del self.rows[first:]
@@ -129,11 +129,3 @@ class JobFileAdder:
             for position, old in enumerate(source_job.files.order_by("position", "pk"))
         ]
         SearchFile.objects.bulk_create(rows, batch_size=500)
-
-
-def _size(fileobj) -> int:
-    if fileobj is None:
-        return 0
-    size = fileobj.seek(0, 2)
-    fileobj.seek(0)
-    return size

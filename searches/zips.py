@@ -41,6 +41,7 @@ class ZipEntry:
     name: str  # cleaned relative path inside the archive
     skip_reason: str = ""
     file: object = None  # a temporary file with the member's bytes, unless skipped
+    size: int = 0  # its bytes
 
 
 def clean_member_name(raw: str) -> str:
@@ -123,8 +124,9 @@ def iter_zip(fileobj, limits: ExtractLimits):
                 except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError) as exc:
                     yield ZipEntry(name, skip_reason=f"Could not extract: {exc}")
                     continue
+                size = tmp.tell()
                 tmp.seek(0)
-                yield ZipEntry(name, file=tmp)
+                yield ZipEntry(name, file=tmp, size=size)
 
 
 def _copy_member(zf, info, out, limits: ExtractLimits) -> None:
