@@ -7,6 +7,7 @@ import time
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
+from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
@@ -29,9 +30,16 @@ def logged_in(user) -> Client:
 
 
 def in_thread(fn):
-    """Run fn() in a thread; returns (thread, result list)."""
+    """Run fn() in a thread (closing its database connection after); returns (thread, result list)."""
     result = []
-    thread = threading.Thread(target=lambda: result.append(fn()), daemon=True)
+
+    def run():
+        try:
+            result.append(fn())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread, result
 
