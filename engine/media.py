@@ -1,6 +1,7 @@
 """Reading images and video safely: sniff by content, refuse bombs, never hang."""
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Iterator, Optional
@@ -29,18 +30,33 @@ def probe(path: str | os.PathLike) -> MediaInfo:
         return _probe_video(path)
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Decode an image file to a BGR array, honouring EXIF orientation."""
+def read_image(path: str | os.PathLike, max_pixels: int | None = None) -> np.ndarray:
+    """Decode an image file to a BGR array, honouring EXIF orientation. With `max_pixels`, a
+    larger image comes out downscaled to fit, at a fraction of the time and memory: a JPEG is
+    decoded at a reduced scale, other formats are reduced before any conversion copies them."""
     path = _existing_file(path)
     try:
         with _open_pil(path) as img:
             _check_image_size(path, img.size)
+            if max_pixels:
+                img = _reduced(img, max_pixels)
             img = ImageOps.exif_transpose(img).convert("RGB")
     except _NotAnImage:
         raise MediaError(f"{path.name}: not a readable image (corrupt or unsupported format)")
     except (OSError, SyntaxError, ValueError) as exc:
         raise MediaError(f"{path.name}: corrupt or truncated image ({exc})") from exc
     return np.ascontiguousarray(np.asarray(img)[:, :, ::-1])
+
+
+def _reduced(img: Image.Image, max_pixels: int) -> Image.Image:
+    """`img` shrunk by a whole factor to at most `max_pixels` pixels (EXIF data kept)."""
+    width, height = img.size
+    if width * height <= max_pixels:
+        return img
+    scale = math.sqrt(max_pixels / (width * height))
+    img.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))  # JPEG only: DCT scaling
+    factor = math.ceil(math.sqrt(img.size[0] * img.size[1] / max_pixels))
+    return img.reduce(factor) if factor > 1 else img
 
 
 def iter_frames(

@@ -4,7 +4,6 @@ longer than the segment length is matched once per segment)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 

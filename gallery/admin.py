@@ -66,7 +66,14 @@ class VehicleAdmin(admin.ModelAdmin):
 @admin.register(PendingPhoto)
 class PendingPhotoAdmin(admin.ModelAdmin):
     list_display = ["pk", "owner", "original_name", "created"]
-    readonly_fields = ["owner", "image", "detections", "width", "height", "vehicle"]
+    exclude = ["image"]  # its URL would be MEDIA_URL, which serves nothing: see `preview`
+    readonly_fields = ["owner", "preview", "detections", "width", "height", "vehicle"]
+    view_on_site = False  # its page is the owner's box picker
+
+    @admin.display(description="Image")
+    def preview(self, obj):
+        url = reverse("gallery:pending_file", args=[obj.pk])
+        return format_html('<a href="{}"><img src="{}" alt="" style="max-height:128px"></a>', url, url)
 
     def has_add_permission(self, request):
         return False  # made by uploading on the registration page (it runs the detector)

@@ -12,7 +12,9 @@ from pathlib import PurePath
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
-RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# At most 18 digits (under 2**63): a longer number is no offset in any file, and int() refuses
+# more than 4300 digits. A Range that does not match is ignored: the whole file is sent.
+RANGE_RE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
 CHUNK = 256 * 1024
 OCTET_STREAM = "application/octet-stream"
 # Types that <img> and <video> on our pages display; served inline.

@@ -75,6 +75,7 @@ class VehiclePhoto(models.Model):
     vector_digest = models.CharField(max_length=16, blank=True, editable=False)
     # Colour and type probabilities (engine Attributes.to_dict()); empty without the attribute model.
     attributes = models.JSONField(null=True, blank=True)
+    stored_bytes = models.PositiveBigIntegerField(default=0, editable=False, help_text="image + crop, for the quota")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -120,6 +121,7 @@ class PendingPhoto(models.Model):
         Vehicle, null=True, blank=True, on_delete=models.CASCADE,
         help_text="When set, the photo is added to this vehicle",
     )
+    stored_bytes = models.PositiveBigIntegerField(default=0, editable=False, help_text="for the quota")
     created = models.DateTimeField(auto_now_add=True)
 
     def get_absolute_url(self):

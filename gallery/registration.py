@@ -1,11 +1,19 @@
 """Register a vehicle from an uploaded photo: detect, then embed the box the user picked."""
 from django.db import transaction
+from PIL import Image
 
 from engine import api
 from gallery.engine_cache import embedder_name, get_engine
 from gallery.models import PendingPhoto, Vehicle, VehiclePhoto
 from gallery.storage_files import jpeg_file, local_path, user_message
 
+# Registration decodes photos inside the web process, so the work is bounded. A photo keeps at
+# most MAX_PIXELS (plenty for a vehicle's box; the detector looks at well under 1 MP): a larger
+# one is decoded downscaled and stored so, its boxes and crops in the stored image's pixels.
+# JPEG decodes at a reduced scale; other formats decode whole first, so past MAX_DECODED_PIXELS
+# they are refused before decoding.
+MAX_PIXELS = 4_000_000
+MAX_DECODED_PIXELS = 16_000_000
 
 
 def create_pending(owner, upload, vehicle=None) -> PendingPhoto:
@@ -14,7 +22,9 @@ def create_pending(owner, upload, vehicle=None) -> PendingPhoto:
     pending.image.save(upload.name, upload, save=False)
     try:
         with local_path(pending.image) as path:
-            bgr = api.read_image(path)
+            bgr, pixels = read_photo(path, upload.name)
+        if bgr.shape[0] * bgr.shape[1] < pixels:
+            _store_downscaled(pending, bgr)
         detections = get_engine().detect(bgr, with_attributes=True)
     except api.EngineError as exc:
         stored_name = pending.image.name
@@ -24,6 +34,7 @@ def create_pending(owner, upload, vehicle=None) -> PendingPhoto:
         pending.image.delete(save=False)
         raise
     pending.height, pending.width = bgr.shape[:2]
+    pending.stored_bytes = pending.image.size
     pending.detections = [
         {"box": [round(float(v), 1) for v in d.box], "score": round(float(d.score), 3), "label": d.label,
          "attributes": d.attributes.to_dict() if d.attributes else None}
@@ -31,6 +42,34 @@ def create_pending(owner, upload, vehicle=None) -> PendingPhoto:
     ]
     pending.save()
     return pending
+
+
+def read_photo(path, name: str):
+    """(BGR image, its pixels before downscaling): decoded within the bounds above (MediaError
+    for a photo that cannot be)."""
+    pixels = _check_decoding_cost(path, name)
+    return api.read_image(path, max_pixels=MAX_PIXELS), pixels
+
+
+def _check_decoding_cost(path, name: str) -> int:
+    """The photo's pixels, from its header; MediaError for a big one that cannot be decoded
+    downscaled. 0 for what is no image (read_image says why)."""
+    try:
+        with Image.open(path) as img:
+            width, height, kind = img.width, img.height, img.format
+    except Exception:  # not an image, a decompression bomb...: read_image reports it
+        return 0
+    if kind != "JPEG" and width * height > MAX_DECODED_PIXELS:
+        raise api.MediaError(f"{name}: {width}x{height} pixels. Photos other than JPEG are taken up to "
+                             f"{MAX_DECODED_PIXELS // 1_000_000} MP: scale it down or save it as JPEG.")
+    return width * height
+
+
+def _store_downscaled(pending: PendingPhoto, bgr) -> None:
+    """Replace the stored upload by the downscaled image the boxes will refer to."""
+    original = pending.image.name
+    pending.image.save("photo.jpg", jpeg_file(api.encode_jpeg(bgr, quality=92)), save=False)
+    pending.image.storage.delete(original)
 
 
 def clamp_box(box, width: int, height: int) -> tuple[float, float, float, float]:
@@ -52,6 +91,7 @@ def register(pending: PendingPhoto, box, label: str = "", vehicle: Vehicle | Non
         vehicle = Vehicle.objects.create(owner=pending.owner, label=label.strip() or "Unnamed vehicle")
     photo = _new_photo(vehicle, bgr, box)
     photo.image.name = pending.image.name  # the stored upload becomes the photo; no copy
+    photo.stored_bytes = pending.stored_bytes + photo.crop.size
     photo.save()
     pending.delete()  # the post_delete signal keeps the image: the photo now uses it
     return photo
@@ -63,6 +103,7 @@ def add_view(vehicle: Vehicle, bgr, box) -> VehiclePhoto:
     height, width = bgr.shape[:2]
     photo = _new_photo(vehicle, bgr, clamp_box(box, width, height))
     photo.image.save("frame.jpg", jpeg_file(api.encode_jpeg(bgr, quality=90)), save=False)
+    photo.stored_bytes = photo.image.size + photo.crop.size
     photo.save()
     return photo
 

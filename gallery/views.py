@@ -3,6 +3,7 @@ import logging
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views import View
@@ -15,6 +16,7 @@ from gallery.files import serve_fieldfile
 from gallery.forms import PhotoUploadForm, PickBoxForm, VehicleLabelForm
 from gallery.models import NegativeExample, PendingPhoto, Vehicle, VehiclePhoto
 from gallery.queries import count_of, cover_photo_id
+from vreid_site import storage_quota
 from vreid_site.upload_limits import UploadLimitMixin
 
 log = logging.getLogger(__name__)
@@ -24,9 +26,41 @@ class OwnedMixin(LoginRequiredMixin):
     """Restrict a view's queryset to the requesting user's objects (others answer 404)."""
 
     owner_field = "owner"
+    any_owner = False  # set by ReadableMixin for a user with the view permission
 
     def get_queryset(self):
-        return super().get_queryset().filter(**{self.owner_field: self.request.user})
+        queryset = super().get_queryset()
+        return queryset if self.any_owner else queryset.filter(**{self.owner_field: self.request.user})
+
+
+def view_permission(model) -> str:
+    return f"{model._meta.app_label}.view_{model._meta.model_name}"
+
+
+class ReadableMixin(OwnedMixin):
+    """A read-only page: another user's object is shown to users holding the model's view
+    permission (staff managing the data: the admin's "View on site"); changes stay the owner's.
+    The permission is looked up only for objects that are not the user's own (the owner's pages,
+    polled every second, cost no permission queries)."""
+
+    def get_object(self, queryset=None):
+        try:
+            return super().get_object(queryset)
+        except Http404:
+            if not self.request.user.has_perm(view_permission(self.model)):
+                raise
+        self.any_owner = True
+        return super().get_object(queryset)
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "read_only": self.any_owner}
+
+
+class OwnedDeleteView(OwnedMixin, DeleteView):
+    """A confirmation page (GET) and its form (POST) only: HTTP DELETE would go through
+    DeletionMixin.delete() and skip form_valid(), where the delete views put their conditions."""
+
+    http_method_names = ["get", "post"]
 
 
 class VehicleListView(OwnedMixin, ListView):
@@ -72,6 +106,11 @@ class PhotoUploadView(UploadLimitMixin, LoginRequiredMixin, FormView):
         return {**super().get_context_data(**kwargs), "vehicle": self.adding_to()}
 
     def form_valid(self, form):
+        photo = form.cleaned_data["photo"]
+        left = storage_quota.bytes_left(self.request.user)
+        if left is not None and photo.size > left:
+            form.add_error("photo", storage_quota.quota_message(photo.size, left))
+            return self.form_invalid(form)
         try:
             pending = registration.create_pending(
                 self.request.user, form.cleaned_data["photo"], form.cleaned_data["vehicle"]
@@ -130,7 +169,7 @@ class PickBoxView(LoginRequiredMixin, View):
         return render(request, self.template_name, _pick_context(pending, form), status=400)
 
 
-class VehicleDetailView(OwnedMixin, DetailView):
+class VehicleDetailView(ReadableMixin, DetailView):
     model = Vehicle
     template_name = "gallery/vehicle_detail.html"
 
@@ -149,7 +188,7 @@ class VehicleUpdateView(OwnedMixin, UpdateView):
         return super().form_valid(form)
 
 
-class VehicleDeleteView(OwnedMixin, DeleteView):
+class VehicleDeleteView(OwnedDeleteView):
     model = Vehicle
     template_name = "gallery/vehicle_confirm_delete.html"
     success_url = reverse_lazy("gallery:list")
@@ -159,7 +198,7 @@ class VehicleDeleteView(OwnedMixin, DeleteView):
         return super().form_valid(form)
 
 
-class PhotoDeleteView(OwnedMixin, DeleteView):
+class PhotoDeleteView(OwnedDeleteView):
     model = VehiclePhoto
     owner_field = "vehicle__owner"
     template_name = "gallery/photo_confirm_delete.html"
@@ -189,20 +228,21 @@ class NegativeDeleteView(OwnedMixin, View):
 
 
 def negative_file(request, pk):
-    negative = get_object_or_404(NegativeExample, pk=pk, **_visible(request.user, vehicle__owner=request.user))
+    negative = get_object_or_404(NegativeExample, pk=pk, **visible(request.user, NegativeExample, vehicle__owner=request.user))
     return serve_fieldfile(request, negative.thumbnail)
 
 
-def _visible(user, **lookup):
-    """Owner filter for media: staff may see everything (for the admin's thumbnails)."""
-    return {} if user.is_staff else lookup
+def visible(user, model, **owner_lookup) -> dict:
+    """Filter for media: the owner's, or any with the model's view permission (the admin's
+    thumbnails; staff status alone shows nothing)."""
+    return {} if user.has_perm(view_permission(model)) else owner_lookup
 
 
 def photo_file(request, pk, kind):
-    photo = get_object_or_404(VehiclePhoto, pk=pk, **_visible(request.user, vehicle__owner=request.user))
+    photo = get_object_or_404(VehiclePhoto, pk=pk, **visible(request.user, VehiclePhoto, vehicle__owner=request.user))
     return serve_fieldfile(request, photo.crop if kind == "crop" else photo.image)
 
 
 def pending_file(request, pk):
-    pending = get_object_or_404(PendingPhoto, pk=pk, **_visible(request.user, owner=request.user))
+    pending = get_object_or_404(PendingPhoto, pk=pk, **visible(request.user, PendingPhoto, owner=request.user))
     return serve_fieldfile(request, pending.image)

@@ -7,8 +7,10 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 ensure_venv
+umask 077  # the database, media and Redis's files: readable by this account only
 ensure_redis
 mkdir -p var
+chmod 700 var
 if [ -z "${SECRET_KEY:-}" ]; then
   [ -s var/secret_key ] || "$PY" -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret_key
   chmod 600 var/secret_key

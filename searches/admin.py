@@ -118,7 +118,7 @@ class HitAdmin(admin.ModelAdmin):
     list_display = ["preview", "vehicle", "job", "file_name", "time", "rounded_distance", "confirmed_at"]
     list_filter = ["job__owner", "confirmed_at"]
     list_select_related = ["vehicle", "job", "file"]
-    fields = ["job", "file", "vehicle", "time", "frames", "rounded_distance", "box", "thumbnail", "confirmed_at",
+    fields = ["job", "file", "vehicle", "time", "frames", "rounded_distance", "box", "preview", "confirmed_at",
               "created"]
     readonly_fields = fields
 
@@ -137,7 +137,7 @@ class HitAdmin(admin.ModelAdmin):
         if not obj.thumbnail:
             return "—"
         url = reverse("searches:hit_thumbnail", args=[obj.pk])
-        return format_html('<img src="{}" alt="" style="max-height:64px">', url)
+        return format_html('<a href="{}"><img src="{}" alt="" style="max-height:64px"></a>', url, url)
 
     @admin.display(description="File", ordering="file__original_name")
     def file_name(self, obj):

@@ -4,6 +4,9 @@ import io
 
 from gallery.models import describe_attributes
 
+# A cell starting with one of these is read as a formula by spreadsheets (OWASP's CSV injection
+# list: = + - @ TAB CR; also LF, and the full-width forms that some spreadsheets read the same).
+FORMULA_LEADS = tuple("=+-@\t\r\n＝＋－＠")
 FIELDS = [
     "vehicle_id", "vehicle_label", "file", "kind", "start_s", "end_s", "best_time_s",
     "best_frame", "start_frame", "end_frame", "distance", "x1", "y1", "x2", "y2",
@@ -32,12 +35,15 @@ def to_csv(job) -> str:
     writer = csv.DictWriter(out, fieldnames=FIELDS)
     writer.writeheader()
     for row in hit_rows(job):
-        # Neutralise spreadsheet formulas in user-provided text.
-        for key in ("vehicle_label", "file"):
-            if str(row[key])[:1] in ("=", "+", "-", "@"):
-                row[key] = "'" + row[key]
+        for key in ("vehicle_label", "file"):  # user-provided text
+            row[key] = neutralise_formula(row[key])
         writer.writerow(row)
     return out.getvalue()
+
+
+def neutralise_formula(text: str) -> str:
+    """A leading quote makes spreadsheets show the cell as text instead of evaluating it."""
+    return "'" + text if text.startswith(FORMULA_LEADS) else text
 
 
 def to_json(job) -> dict:

@@ -26,10 +26,29 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
+class IdsChoiceField(forms.ModelMultipleChoiceField):
+    """Refuses ids no row can have before they reach the database (SQLite raises OverflowError
+    on an integer past 64 bits in `IN (...)`; an exact lookup is already safe)."""
+
+    MAX_ID = 2**63 - 1
+
+    def _check_values(self, value):
+        for pk in value:
+            try:
+                valid = 0 < int(str(pk)) <= self.MAX_ID
+            except ValueError:  # not a number, or over int()'s 4300 digits
+                valid = False
+            if not valid:
+                raise forms.ValidationError(self.error_messages["invalid_pk_value"], code="invalid_pk_value",
+                                            params={"pk": str(pk)[:20]})
+        return super()._check_values(value)
+
+
 class SearchSettingsForm(forms.ModelForm):
     class Meta:
         model = SearchJob
         fields = ["name", "vehicles", "device", "frame_stride", "threshold", "tracking", "proposals", "match_attributes"]
+        field_classes = {"vehicles": IdsChoiceField}
         widgets = {"vehicles": forms.CheckboxSelectMultiple}
         labels = {"vehicles": "Vehicles to look for", "threshold": "Match threshold"}
 
@@ -84,13 +103,16 @@ class NewSearchForm(SearchSettingsForm):
         cleaned["uploads"] = [(upload.name, upload) for upload in files] + list(zip(folder_names, folder))
         return cleaned
 
+    def upload_bytes(self) -> int:
+        return sum(upload.size for _, upload in self.cleaned_data.get("uploads", []))
+
 
 def relative_names(uploads, paths_json: str) -> list[str]:
     """Display names with their folders, from the page's list of relative paths; a path is used
     only where it ends with the uploaded file's own name, else the base name stays."""
     try:
         paths = json.loads(paths_json or "[]")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: thousands of nested brackets
         paths = []
     if not isinstance(paths, list) or len(paths) != len(uploads):
         return [upload.name for upload in uploads]

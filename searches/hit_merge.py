@@ -7,7 +7,7 @@ the interrupted pass stored. A union changes nothing when repeated, so storing s
 """
 from django.db import IntegrityError, transaction
 
-from gallery.signals import delete_if_unused
+from gallery.file_cleanup import delete_when_unused
 from searches.models import Hit
 
 BEST_FIELDS = ("distance", "best_time_s", "best_frame", "box", "thumbnail")
@@ -39,7 +39,7 @@ def _store(hit: Hit, gap_s: float) -> bool:
         for other in others:  # bridged by the new piece; the post_delete signal drops unused thumbnails
             other.delete()
     if replaced.name != keep.thumbnail.name:
-        delete_if_unused(replaced, (Hit.objects, "thumbnail"))
+        delete_when_unused(replaced, (Hit, "thumbnail"))
     return bool(hit.thumbnail) and keep.thumbnail.name == hit.thumbnail.name
 
 

@@ -10,14 +10,27 @@ from django.utils.text import get_valid_filename
 
 from gallery.models import Vehicle
 
+STORED_NAME_BYTES = 120  # file systems limit a name's bytes (most: 255), not its characters
+
 
 def job_file_upload_to(instance, filename):
-    """A fresh folder per file; the name keeps only letters, digits, '-', '_' and '.'."""
+    """A fresh folder per file; the name keeps only letters, digits, '-', '_' and '.', cut to
+    STORED_NAME_BYTES bytes of UTF-8 with its extension kept."""
     try:
-        name = get_valid_filename(PurePath(filename).name)[-120:].lstrip(".") or "file"
+        name = get_valid_filename(PurePath(filename).name).lstrip(".") or "file"
     except SuspiciousFileOperation:  # nothing usable left of the name
         name = "file"
-    return f"jobs/user_{instance.job.owner_id}/{uuid.uuid4().hex}/{name}"
+    return f"jobs/user_{instance.job.owner_id}/{uuid.uuid4().hex}/{cut_utf8(name, STORED_NAME_BYTES)}"
+
+
+def cut_utf8(name: str, limit: int) -> str:
+    """`name` in at most `limit` bytes of UTF-8, cut inside the stem (never inside a character)."""
+    if len(name.encode()) <= limit:
+        return name
+    path = PurePath(name)
+    ext = path.suffix if len(path.suffix.encode()) <= 16 else ""
+    stem = name[: len(name) - len(ext)].encode()[: limit - len(ext.encode())].decode(errors="ignore")
+    return (stem + ext).lstrip(".") or "file"
 
 
 def hit_thumb_upload_to(instance, filename):
@@ -55,6 +68,9 @@ class SearchJob(models.Model):
         "delete": {"status__in": (Status.PAUSED, *FINISHED), "heartbeat_at": None},
     }
     DEVICES = [("cpu", "CPU"), ("cuda", "GPU (CUDA)")]
+    # No worker holds it: finished, or paused and stopped. Deleting any other job would pull the
+    # rows from under a worker (see JobDeleteView and the admin).
+    DELETABLE = models.Q(status__in=FINISHED) | models.Q(status=Status.PAUSED, heartbeat_at=None)
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="search_jobs")
     name = models.CharField(max_length=200, blank=True)
@@ -165,7 +181,9 @@ class SearchFile(models.Model):
 
     job = models.ForeignKey(SearchJob, on_delete=models.CASCADE, related_name="files")
     position = models.PositiveIntegerField(default=0)
-    file = models.FileField(upload_to=job_file_upload_to, max_length=400, blank=True)
+    file = models.FileField(upload_to=job_file_upload_to, max_length=400, blank=True, db_index=True)
+    # Bytes of the stored file, for the owner's storage quota (a re-run's rows share the file).
+    stored_bytes = models.PositiveBigIntegerField(default=0, editable=False)
     original_name = models.CharField(max_length=400)
     kind = models.CharField(max_length=8, choices=Kind, default=Kind.OTHER)
     status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)

@@ -1,10 +1,12 @@
 """A user's review of a hit: yes, this is the vehicle (its frame becomes another photo of it, so
 later searches know it from that camera and angle), or not this vehicle."""
+import math
+
 from django.utils import timezone
 
 from engine import api
 from gallery.negatives import add_negative
-from gallery.registration import add_view
+from gallery.registration import add_view, read_photo
 from gallery.storage_files import local_path
 from searches.models import Hit, SearchFile
 
@@ -15,7 +17,7 @@ def confirm_hit(hit: Hit) -> bool:
     if not Hit.objects.filter(pk=hit.pk, confirmed_at=None).update(confirmed_at=timezone.now()):
         return False
     try:
-        add_view(hit.vehicle, best_frame(hit), hit.box)
+        add_view(hit.vehicle, *best_frame(hit))
     except Exception:
         Hit.objects.filter(pk=hit.pk).update(confirmed_at=None)
         raise
@@ -38,10 +40,13 @@ def reject_hit(hit: Hit) -> None:
 
 
 def best_frame(hit: Hit):
-    """The frame (a video's) or image the hit was found in, as BGR pixels."""
+    """The hit's frame (a video's) or image as BGR pixels, and its box in them. An image is
+    decoded like a registration photo (bounded, in the web process), its box scaled to match."""
     if not hit.file.file:
         raise ValueError("the file of this hit is no longer stored")
     with local_path(hit.file.file) as path:
         if hit.file.kind == SearchFile.Kind.VIDEO:
-            return api.read_frame(path, hit.best_frame)
-        return api.read_image(path)
+            return api.read_frame(path, hit.best_frame), hit.box
+        bgr, pixels = read_photo(path, hit.file.original_name)
+    scale = math.sqrt(bgr.shape[0] * bgr.shape[1] / pixels) if pixels else 1.0
+    return bgr, [v * scale for v in hit.box]

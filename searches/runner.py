@@ -17,6 +17,7 @@ import logging
 import time
 
 from django.db.models import Sum
+from django.db import IntegrityError
 from django.utils import timezone
 
 from engine import api
@@ -260,6 +261,10 @@ class JobRunner:
         used = False
         try:
             used = with_db_retry(self._insert_hit, hit, what="storing a hit")
+        except IntegrityError:
+            if Vehicle.objects.filter(pk=vehicle.pk).exists():
+                raise
+            del self.vehicles[vehicle.pk]  # deleted while the job runs: only its hits are dropped
         finally:
             # Not stored: joined into a hit with a better frame, or the database stayed away
             # (the pass ends; the resumed one stores the hit again with its own thumbnail).

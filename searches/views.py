@@ -20,7 +20,7 @@ from gallery.boxes import percent_box
 from gallery.engine_cache import get_engine
 from gallery.files import serve_fieldfile
 from gallery.queries import count_of
-from gallery.views import OwnedMixin, _visible
+from gallery.views import OwnedDeleteView, OwnedMixin, ReadableMixin, visible
 from searches import export, lifecycle, review
 from searches.file_list import file_list
 from searches.forms import NewSearchForm, SearchSettingsForm
@@ -29,6 +29,7 @@ from searches.queueing import QueueUnavailable, jobs_ahead
 from searches.staleness import QUEUED_GRACE_S, fail_stale_jobs, lost_job_check_due
 from searches.timeline import build_timeline
 from searches.uploads import JobFileAdder
+from vreid_site import storage_quota
 from vreid_site.upload_limits import UploadLimitMixin
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,9 @@ class JobListView(OwnedMixin, ListView):
             file_count=count_of(SearchFile, "job"), hit_count=count_of(Hit, "job")
         )
 
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "storage": storage_quota.usage(self.request.user)}
+
 
 class JobSettingsMixin(LoginRequiredMixin):
     def get_form_kwargs(self):
@@ -79,31 +83,35 @@ class JobCreateView(UploadLimitMixin, JobSettingsMixin, FormView):
     template_name = "searches/job_form.html"
 
     def form_valid(self, form):
-        with transaction.atomic():
-            job = form.save(commit=False)
-            job.owner = self.request.user
-            job.save()
-            form.save_m2m()
-            adder = JobFileAdder(job)
+        quota_left = storage_quota.bytes_left(self.request.user)
+        if quota_left == 0:
+            form.add_error(None, storage_quota.quota_message(form.upload_bytes(), 0))
+            return self.form_invalid(form)
+        job = form.save(commit=False)
+        job.owner = self.request.user
+        # Files are stored first, outside any transaction; the rows go in in one short one.
+        with JobFileAdder(job, quota_left) as adder:
             for name, upload in form.cleaned_data["uploads"]:
                 adder.add_upload(upload, name)
-            if not job.name:
-                job.name = _default_name(job)
-                job.save(update_fields=["name"])
-        skipped = job.files.filter(status=SearchFile.Status.SKIPPED)
-        for row in skipped[:10]:
+            job.name = job.name or _default_name(adder.rows)
+            with transaction.atomic():
+                job.save()
+                form.save_m2m()
+                adder.save_rows()
+        for row in [row for row in adder.rows if row.status == SearchFile.Status.SKIPPED][:10]:
             messages.warning(self.request, f"{row.original_name}: {row.error}")
         _apply(self.request, lifecycle.queue, job)
         return redirect(job)
 
 
-def _default_name(job) -> str:
-    first = job.files.order_by("position").first()
-    count = job.files.count()
-    return first.original_name[:150] + (f" + {count - 1} more" if count > 1 else "") if first else f"Search {job.pk}"
+def _default_name(rows) -> str:
+    if not rows:
+        return ""
+    more = f" + {len(rows) - 1} more" if len(rows) > 1 else ""
+    return rows[0].original_name[:150] + more
 
 
-class JobDetailView(OwnedMixin, DetailView):
+class JobDetailView(ReadableMixin, DetailView):
     model = SearchJob
     template_name = "searches/job_detail.html"
 
@@ -163,7 +171,7 @@ def _needs_recovery_check(job) -> bool:
     return job.status == Status.RUNNING and job.started_at is not None and job.started_at < cutoff
 
 
-class JobProgressView(OwnedMixin, SingleObjectMixin, View):
+class JobProgressView(ReadableMixin, SingleObjectMixin, View):
     """htmx fragment polled every second until the job is settled (see SearchJob.is_settled: after
     a pause or cancel, until its worker has stopped and stored what it found).
 
@@ -183,7 +191,7 @@ class JobProgressView(OwnedMixin, SingleObjectMixin, View):
         return progress_fragment(request, job)
 
 
-class JobTimelineView(OwnedMixin, DetailView):
+class JobTimelineView(ReadableMixin, DetailView):
     """htmx fragment: the hits of a job per vehicle and file."""
 
     model = SearchJob
@@ -232,7 +240,7 @@ def _redirect(request, url: str):
     return redirect(url)
 
 
-class JobDeleteView(OwnedMixin, DeleteView):
+class JobDeleteView(OwnedDeleteView):
     """Delete a search that no worker holds (finished, or paused and stopped) with its files (those
     a re-run still uses stay), hits and thumbnails (searches.signals)."""
 
@@ -296,7 +304,7 @@ class OwnedHitMixin(OwnedMixin):
         return super().get_queryset().filter(job_id=self.kwargs["job_pk"]).select_related("vehicle", "file", "job")
 
 
-class HitDetailView(OwnedHitMixin, DetailView):
+class HitDetailView(ReadableMixin, OwnedHitMixin, DetailView):
     template_name = "searches/hit_detail.html"
 
     def get_context_data(self, **kwargs):
@@ -355,10 +363,10 @@ def export_json(request, pk):
 
 
 def search_file(request, pk):
-    row = get_object_or_404(SearchFile, pk=pk, **_visible(request.user, job__owner=request.user))
+    row = get_object_or_404(SearchFile, pk=pk, **visible(request.user, SearchFile, job__owner=request.user))
     return serve_fieldfile(request, row.file)
 
 
 def hit_thumbnail(request, pk):
-    hit = get_object_or_404(Hit, pk=pk, **_visible(request.user, job__owner=request.user))
+    hit = get_object_or_404(Hit, pk=pk, **visible(request.user, Hit, job__owner=request.user))
     return serve_fieldfile(request, hit.thumbnail)

@@ -11,6 +11,11 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VREID_VAR_DIR", BASE_DIR / "var"))
+# The database, media, secret key and credentials live here: only the account running VReID
+# (web and workers, on every machine sharing it) may read them.
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+if VAR_DIR.stat().st_uid == os.getuid():
+    VAR_DIR.chmod(0o700)
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -145,6 +150,9 @@ RQ_QUEUES = {
 }
 # Fails jobs whose worker died before it starts working (see searches/worker.py).
 RQ = {"WORKER_CLASS": "searches.worker.VReIDWorker"}
+# django-rq's pages are at /admin/rq/, for superusers only (vreid_site/urls.py); not a second
+# copy inside the admin, which lets in any staff user.
+RQ_SHOW_ADMIN_LINK = False
 
 CACHES = {
     "default": {
@@ -156,7 +164,7 @@ CACHES = {
 RATELIMIT_USE_CACHE = "default"
 # Sessions are read on every request (the job page polls every second): from Redis, written
 # through to the database, so a Redis flush or restart logs nobody out.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_ENGINE = "vreid_site.sessions"  # cached_db, refusing forged keys
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -193,10 +201,18 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
-FILE_UPLOAD_PERMISSIONS = 0o644  # stored media is data, never executable (workers elsewhere read it)
-VREID_ZIP_MAX_RATIO = int(os.environ.get("VREID_ZIP_MAX_RATIO", "100"))  # per member, zip bombs
+# Stored media: data, never executable, readable only by the account running VReID (workers on
+# other machines sharing MEDIA_ROOT run as that same user).
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+# Zip archives (searches/zips.py): a member compressed more than this is skipped, an archive that
+# unpacks to more than this times its own size is refused (zip bombs); files and megabytes
+# extracted per upload request, all its archives together.
+VREID_ZIP_MAX_RATIO = int(os.environ.get("VREID_ZIP_MAX_RATIO", "100"))
 VREID_ZIP_MAX_FILES = int(os.environ.get("VREID_ZIP_MAX_FILES", "2000"))
 VREID_ZIP_MAX_MB = int(os.environ.get("VREID_ZIP_MAX_MB", str(4 * 1024)))
+# What one user's uploads may occupy (search files, gallery photos); 0 = no quota.
+VREID_USER_QUOTA_MB = int(os.environ.get("VREID_USER_QUOTA_MB", str(50 * 1024)))
 VREID_HEARTBEAT_TIMEOUT_S = int(os.environ.get("VREID_HEARTBEAT_TIMEOUT_S", "60"))
 # Recovery (searches/staleness.py): a job whose worker died is resumed this many times, then failed;
 # idle workers look for dead or lost jobs this often; a worker retries database writes this long.

@@ -6,9 +6,11 @@ import zipfile
 from pathlib import Path
 
 import cv2
+import numpy as np
 import django_rq
 import pytest
 from django.conf import settings
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rq import SimpleWorker
 
 from engine import api
@@ -133,3 +135,90 @@ def zip_bytes(members=(), dirs=(), symlinks=()) -> bytes:
             info.external_attr = (stat.S_IFLNK | 0o777) << 16
             zf.writestr(info, target)
     return buf.getvalue()
+
+
+# Sample values for URL parameters that are not object ids.
+SAMPLE_KWARGS = {
+    "index": 0, "kind": "image", "action": "pause", "queue_index": 0, "scheduler_index": 0,
+    "connection_index": 0, "job_id": "x", "key": "x", "result_id": "x", "scheduler_name": "x",
+    "cron_job_name": "x", "token": "x", "object_id": "1", "content_type_id": "1", "id": "1",
+    "app_label": "auth", "url": "x",
+}
+
+
+def url_patterns(resolver=None, namespace=(), groups=()):
+    """(namespaced name, kwarg names) of every URL pattern of the site."""
+    resolver = resolver or get_resolver()
+    for pattern in resolver.url_patterns:
+        names = tuple(pattern.pattern.regex.groupindex)
+        if isinstance(pattern, URLResolver):
+            inner = namespace + ((pattern.namespace,) if pattern.namespace else ())
+            yield from url_patterns(pattern, inner, groups + names)
+        elif isinstance(pattern, URLPattern):
+            yield ":".join(namespace + (pattern.name or "",)), groups + names
+
+
+def site_urls(object_kwargs=None):
+    """One concrete URL per named pattern; object ids from `object_kwargs(name)`."""
+    urls = {}
+    for name, params in url_patterns():
+        if name.endswith(":") or not name:  # unnamed: the root redirect and the admin's catch-all
+            continue
+        kwargs = {p: SAMPLE_KWARGS.get(p, 1) for p in params}
+        if object_kwargs and name.split(":")[0] in ("gallery", "searches"):
+            kwargs.update(object_kwargs(name))
+        urls[name] = reverse(name, kwargs=kwargs)
+    assert len(urls) > 60 and "searches:file" in urls and "admin:index" in urls
+    return urls
+
+
+def owned_things(owner, vehicle_label="Test car", job_name="a job"):
+    """A vehicle, photo, pending photo, paused job, file and hit of `owner`, with stored media,
+    and one concrete URL per named pattern, the URLs with an id pointing at these objects."""
+    from django.core.files.base import ContentFile
+
+    from gallery.models import PendingPhoto
+    from gallery.negatives import add_negative
+    from searches.models import Hit, SearchFile, SearchJob
+    from tests.media import FIXTURES
+
+    jpeg = (FIXTURES / "red_car.jpg").read_bytes()
+    vehicle = make_vehicle(owner, vehicle_label)
+    pending = PendingPhoto(owner=owner, width=10, height=10)
+    pending.image.save("p.jpg", ContentFile(jpeg), save=False)
+    pending.save()
+    job = SearchJob.objects.create(owner=owner, name=job_name, status=SearchJob.Status.PAUSED)
+    search_file = SearchFile(job=job, original_name="a.jpg", kind="image", status="done")
+    search_file.file.save("a.jpg", ContentFile(jpeg), save=False)
+    search_file.save()
+    hit = Hit(job=job, file=search_file, vehicle=vehicle, distance=0.1, box=[1, 2, 3, 4])
+    hit.thumbnail.save("t.jpg", ContentFile(jpeg), save=False)
+    hit.save()
+    negative = add_negative(vehicle, np.ones(8, np.float32).tobytes(), "test-embedder", 8, thumbnail_bytes=jpeg,
+                            source="a rejected hit")
+    ids = {
+        "pending": {"pk": pending.pk}, "vehicle": {"pk": vehicle.pk}, "photo": {"pk": vehicle.photos.get().pk},
+        "job": {"pk": job.pk}, "file": {"pk": search_file.pk}, "hit": {"pk": hit.pk},
+        "job_hit": {"job_pk": job.pk, "pk": hit.pk}, "negative": {"pk": negative.pk},
+    }
+    # Which object each URL with an id is about. A new URL with an id must be added here.
+    owner_of = {
+        "gallery:pick": "pending", "gallery:pending_file": "pending",
+        "gallery:negative_delete": "negative", "gallery:negative_file": "negative",
+        "gallery:vehicle": "vehicle", "gallery:vehicle_edit": "vehicle", "gallery:vehicle_delete": "vehicle",
+        "gallery:photo_delete": "photo", "gallery:photo_file": "photo",
+        "searches:detail": "job", "searches:progress": "job", "searches:timeline": "job", "searches:rerun": "job",
+        "searches:action": "job", "searches:export_csv": "job", "searches:export_json": "job",
+        "searches:hit": "job_hit", "searches:hit_confirm": "job_hit", "searches:hit_reject": "job_hit",
+        "searches:delete": "job",
+        "searches:file": "file", "searches:hit_thumbnail": "hit",
+    }
+
+    def object_kwargs(name):
+        return ids[owner_of[name]] if name in owner_of else {}
+
+    with_ids = {name for name, params in url_patterns()
+                if name.split(":")[0] in ("gallery", "searches") and {"pk", "job_pk"} & set(params)}
+    assert with_ids == set(owner_of), f"add {with_ids - set(owner_of)} to owner_of"
+    return {"urls": site_urls(object_kwargs), "with_ids": with_ids, "job": job, "vehicle": vehicle,
+            "pending": pending, "file": search_file, "hit": hit}

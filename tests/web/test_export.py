@@ -42,3 +42,17 @@ def test_json_export(alice, job_with_hits):
     assert data["job"]["id"] == job.pk and len(data["hits"]) == 2
     assert data["hits"][0]["best_frame"] == 150 and data["hits"][1]["kind"] == "image"
     assert data["hits"][0]["vehicle_label"] == "=HYPERLINK(evil)"
+
+
+@pytest.mark.parametrize("text", [
+    "=1+1", "+1", "-1", "@SUM(A1)", "\t=2+2", "\r=2+2", "\n=2+2", "＝1+1", "＋1", "－1", "＠SUM(A1)",
+])
+def test_csv_neutralises_every_formula_lead(alice, user, text):
+    """OWASP's list (= + - @ TAB CR), and LF and the full-width forms some spreadsheets also
+    read as formulas; in user text: the vehicle label and the file name (a folder path)."""
+    vehicle = make_vehicle(user, text)
+    job = SearchJob.objects.create(owner=user, status=SearchJob.Status.DONE)
+    row = SearchFile.objects.create(job=job, original_name=f"{text}/cam.mp4", kind="video", status="done")
+    Hit.objects.create(job=job, file=row, vehicle=vehicle, distance=0.2, box=[0, 0, 5, 5])
+    [exported] = csv.DictReader(io.StringIO(alice.get(reverse("searches:export_csv", args=[job.pk])).content.decode()))
+    assert exported["vehicle_label"] == "'" + text and exported["file"] == f"'{text}/cam.mp4"

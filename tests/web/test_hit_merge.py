@@ -35,14 +35,16 @@ def stored(video):
     return [(h.start_s, h.end_s, h.distance) for h in Hit.objects.filter(file=video).order_by("start_s")]
 
 
-def test_pieces_of_a_long_presence_become_one_hit_with_the_best_thumbnail(user, video):
+def test_pieces_of_a_long_presence_become_one_hit_with_the_best_thumbnail(user, video,
+                                                                         django_capture_on_commit_callbacks):
     car = make_vehicle(user, "Parked")
-    first = piece(video, car, 0.0, 60.0, 0.2)
-    assert store_folded(first, gap_s=2.0)
-    better = piece(video, car, 60.1, 120.0, 0.1)
-    assert store_folded(better, gap_s=2.0)  # its thumbnail is now the hit's
-    worse = piece(video, car, 120.1, 180.0, 0.3)
-    assert not store_folded(worse, gap_s=2.0)  # the caller deletes the unused thumbnail
+    with django_capture_on_commit_callbacks(execute=True):  # replaced files go once the rows are committed
+        first = piece(video, car, 0.0, 60.0, 0.2)
+        assert store_folded(first, gap_s=2.0)
+        better = piece(video, car, 60.1, 120.0, 0.1)
+        assert store_folded(better, gap_s=2.0)  # its thumbnail is now the hit's
+        worse = piece(video, car, 120.1, 180.0, 0.3)
+        assert not store_folded(worse, gap_s=2.0)  # the caller deletes the unused thumbnail
     assert stored(video) == [(0.0, 180.0, 0.1)]
     hit = Hit.objects.get(file=video)
     assert hit.thumbnail.name == better.thumbnail.name and hit.end_frame == 1800 and hit.best_time_s == 60.1

@@ -21,19 +21,21 @@ def finished_job(user):
     return job, row.file.name, hit.thumbnail.name
 
 
-def test_delete_a_finished_search_keeps_the_files_a_rerun_uses(alice, user):
+def test_delete_a_finished_search_keeps_the_files_a_rerun_uses(alice, user, django_capture_on_commit_callbacks):
     job, video, thumbnail = finished_job(user)
     rerun = SearchJob.objects.create(owner=user, status=SearchJob.Status.DONE, rerun_of=job)
     JobFileAdder(rerun).copy_from(job)
     url = reverse("searches:delete", args=[job.pk])
     page = alice.get(url).content.decode()
     assert "Delete “yard”?" in page and "1 uploaded file" in page and "1 hit" in page
-    response = alice.post(url)
+    with django_capture_on_commit_callbacks(execute=True):  # the files go once the delete commits
+        response = alice.post(url)
     assert response.status_code == 302 and response["Location"] == reverse("searches:list")
     assert not SearchJob.objects.filter(pk=job.pk).exists() and not Hit.objects.exists()
     assert not default_storage.exists(thumbnail) and default_storage.exists(video)  # the re-run's
     assert "Deleted “yard”" in alice.get(response["Location"]).content.decode()
-    alice.post(reverse("searches:delete", args=[rerun.pk]))
+    with django_capture_on_commit_callbacks(execute=True):
+        alice.post(reverse("searches:delete", args=[rerun.pk]))
     assert not default_storage.exists(video) and not SearchFile.objects.exists()
     assert user.vehicles.count() == 1  # vehicles stay
 
@@ -46,3 +48,17 @@ def test_a_search_a_worker_may_hold_is_not_deleted(alice, user, status):
     assert response.status_code == 302 and response["Location"] == job.get_absolute_url()
     assert SearchJob.objects.filter(pk=job.pk).exists() and default_storage.exists(video)
     assert "before deleting it" in alice.get(response["Location"]).content.decode()
+
+
+def test_the_admin_does_not_delete_a_search_a_worker_may_hold(client, django_user_model, user):
+    admin = django_user_model.objects.create_superuser("root", password="root-pass-123")
+    client.force_login(admin)
+    running, _, _ = finished_job(user)
+    SearchJob.objects.filter(pk=running.pk).update(status="running")
+    done, _, _ = finished_job(user)
+    assert client.post(reverse("admin:searches_searchjob_delete", args=[running.pk]), {"post": "yes"}).status_code == 403
+    changelist = reverse("admin:searches_searchjob_changelist")
+    for selected in ([running.pk, done.pk], [done.pk]):  # with the running one, the action refuses
+        client.post(changelist, {"action": "delete_selected", "_selected_action": selected, "post": "yes"})
+        assert SearchJob.objects.filter(pk=running.pk).exists()
+    assert not SearchJob.objects.filter(pk=done.pk).exists()

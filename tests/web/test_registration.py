@@ -1,8 +1,11 @@
 """Registering vehicles from real photos with the real detector and embedder."""
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
@@ -91,7 +94,7 @@ def test_bad_uploads_show_messages_not_tracebacks(alice, user, tmp_path):
     assert response.status_code == 400 and not Vehicle.objects.exists()
 
 
-def test_delete_removes_the_vector_from_the_gallery_index(alice, user):
+def test_delete_removes_the_vector_from_the_gallery_index(alice, user, django_capture_on_commit_callbacks):
     first = register_via_views(alice, FIXTURES / "red_car.jpg", "Red", index_of=lambda p: 0)
     second = register_via_views(alice, FIXTURES / "car_rear.jpg", "Rear", index_of=lambda p: 0)
     engine = get_engine()
@@ -99,7 +102,8 @@ def test_delete_removes_the_vector_from_the_gallery_index(alice, user):
     assert len(job_gallery(user, engine, [first.pk])) == 1
     crop_name = second.photos.get().crop.name
 
-    response = alice.post(reverse("gallery:vehicle_delete", args=[second.pk]))
+    with django_capture_on_commit_callbacks(execute=True):  # the files go once the delete commits
+        response = alice.post(reverse("gallery:vehicle_delete", args=[second.pk]))
     assert response.status_code == 302
     assert not default_storage.exists(crop_name)
     gallery = user_gallery(user, engine)
@@ -159,7 +163,7 @@ def test_photos_embedded_by_another_model_are_re_embedded_with_keep_alive(alice,
     assert [v for v, _ in gallery.search(good[None, :], 1)[0]] == [vehicle.pk]
 
 
-def test_abandoned_uploads_are_deleted_with_their_files(alice, user):
+def test_abandoned_uploads_are_deleted_with_their_files(alice, user, django_capture_on_commit_callbacks):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -172,7 +176,8 @@ def test_abandoned_uploads_are_deleted_with_their_files(alice, user):
     old, fresh = PendingPhoto.objects.order_by("pk")
     PendingPhoto.objects.filter(pk=old.pk).update(created=timezone.now() - timedelta(hours=25))
 
-    assert recover_all()["abandoned_uploads"] == 1  # what every worker runs now and then
+    with django_capture_on_commit_callbacks(execute=True):  # the files go once the delete commits
+        assert recover_all()["abandoned_uploads"] == 1  # what every worker runs now and then
     assert list(PendingPhoto.objects.values_list("pk", flat=True)) == [fresh.pk]
     assert not default_storage.exists(old.image.name) and default_storage.exists(fresh.image.name)
 
@@ -197,3 +202,51 @@ def _iou(a, b):
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = ix * iy
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def rgba16_png(width: int, height: int) -> bytes:
+    """A real, decodable 16-bit RGBA PNG of black pixels: a few hundred kB for many megapixels."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    packer, row = zlib.compressobj(9), b"\0" * (1 + width * 8)  # filter byte + 4 channels x 16 bits
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, 6, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def test_registration_decodes_big_photos_downscaled(alice, user, car_frame_jpg):
+    """Registration decodes in the web process: a 59 MP 16-bit PNG cost 3.5 s and ~1 GB per request.
+    Other formats than JPEG are refused past 16 MP before decoding; a big JPEG is decoded at a
+    reduced scale and stored at most 4 MP, its boxes in the stored image's pixels."""
+    import time
+
+    import cv2
+
+    from gallery.registration import MAX_PIXELS
+
+    png = ContentFile(rgba16_png(7700, 7700), name="huge.png")
+    start = time.monotonic()
+    response = alice.post(reverse("gallery:upload"), {"photo": png})
+    assert time.monotonic() - start < 1.0
+    assert response.status_code == 200 and "huge.png: 7700x7700 pixels" in response.content.decode()
+    assert not PendingPhoto.objects.exists()
+
+    street = cv2.imread(str(car_frame_jpg))
+    big = cv2.resize(street, (640 * 10, 272 * 10))  # 17 MP, the car where it was
+    jpeg = ContentFile(cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes(), name="big.jpg")
+    assert alice.post(reverse("gallery:upload"), {"photo": jpeg}).status_code == 302
+    pending = PendingPhoto.objects.get()
+    assert pending.width * pending.height <= MAX_PIXELS and pending.width / pending.height == 640 / 272
+    stored = cv2.imread(default_storage.path(pending.image.name))
+    assert stored.shape[:2] == (pending.height, pending.width)
+    assert any(d["label"] == "car" for d in pending.detections)
+    vehicle = register_via_views_from(alice, pending, "Big car")
+    assert vehicle.photos.get().stored_bytes > 0
+
+
+def register_via_views_from(client, pending, label):
+    x1, y1, x2, y2 = pending.detections[0]["box"]
+    response = client.post(reverse("gallery:pick", args=[pending.pk]),
+                           {"x1": x1, "y1": y1, "x2": x2, "y2": y2, "label": label})
+    assert response.status_code == 302
+    return Vehicle.objects.get(label=label)

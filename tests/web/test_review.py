@@ -52,12 +52,13 @@ def test_a_confirmed_hit_adds_its_view_to_the_vehicle_once(alice, street_hit):
     assert "already one of Silver car" in page and street_hit.vehicle.photos.count() == 2
 
 
-def test_a_rejected_hit_is_removed_after_a_confirmation(alice, street_hit):
+def test_a_rejected_hit_is_removed_after_a_confirmation(alice, street_hit, django_capture_on_commit_callbacks):
     thumbnail = street_hit.thumbnail.name
     page = alice.get(reject_url(street_hit)).content.decode()
     assert "Not Silver car?" in page and "Remove the hit" in page and "Keep it" in page
     assert Hit.objects.exists()  # asking is not removing
-    response = alice.post(reject_url(street_hit))
+    with django_capture_on_commit_callbacks(execute=True):  # the file goes once the delete commits
+        response = alice.post(reject_url(street_hit))
     assert response.status_code == 302 and response["Location"] == street_hit.job.get_absolute_url()
     assert not Hit.objects.exists() and not default_storage.exists(thumbnail)
     assert "Removed the hit of Silver car in bikes.mp4" in alice.get(response["Location"]).content.decode()
@@ -89,3 +90,28 @@ def test_the_hit_page_outlines_the_vehicle_over_the_video(alice, street_hit):
     assert 'id="video-box"' in page and f'data-left="{100 * x1 / 640:.3f}"' in page
     assert f'data-start="{street_hit.start_s:.3f}" data-end="{street_hit.end_s:.3f}"' in page
     assert "js/hit_player.js" in page
+
+
+def test_confirming_a_hit_in_a_big_image_decodes_it_downscaled(alice, street_car, car_frame_jpg):
+    """Like a registration photo: the web process decodes at most MAX_PIXELS of it, the box
+    scaled to match."""
+    import time
+
+    import cv2
+
+    from gallery.registration import MAX_PIXELS
+
+    big = cv2.resize(cv2.imread(str(car_frame_jpg)), (640 * 12, 272 * 12))  # 25 MP
+    job = SearchJob.objects.create(owner=street_car.owner, status=SearchJob.Status.DONE)
+    image = SearchFile(job=job, original_name="big.jpg", kind="image", width=big.shape[1], height=big.shape[0])
+    image.file.save("big.jpg", ContentFile(cv2.imencode(".jpg", big)[1].tobytes()), save=True)
+    box = [v * 12 for v in street_car.photos.get().box]
+    hit = Hit.objects.create(job=job, file=image, vehicle=street_car, distance=0.05, box=box)
+    start = time.monotonic()
+    assert confirm(alice, hit).status_code == 302
+    assert time.monotonic() - start < 2.0
+    added = street_car.photos.order_by("pk").last()
+    stored = cv2.imread(default_storage.path(added.image.name))
+    assert stored.shape[0] * stored.shape[1] <= MAX_PIXELS
+    scale = stored.shape[1] / big.shape[1]
+    assert added.box == pytest.approx([round(v * scale, 1) for v in box], abs=0.2)

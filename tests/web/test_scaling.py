@@ -147,7 +147,7 @@ def test_sqlite_pages_read_while_a_worker_holds_the_write_lock():
 
 def test_job_list_counts_files_and_hits_without_joining_them(alice, user, django_assert_max_num_queries):
     job = _running_job(user, files=30, hits=40)  # a JOIN would make 30 x 40 rows for this job
-    with django_assert_max_num_queries(6):  # user, the recovery sweep (3), count, page
+    with django_assert_max_num_queries(7):  # user, the recovery sweep (3), count, page, storage used
         response = alice.get(reverse("searches:list"))
     listed = response.context["object_list"][0]
     assert listed.pk == job.pk and listed.file_count == 30 and listed.hit_count == 40

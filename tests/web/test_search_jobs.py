@@ -7,6 +7,7 @@ from django.urls import reverse
 from searches.models import SearchJob
 from searches.runner import JobRunner
 from tests.media import FIXTURES
+from tests.web.conftest import register_via_views
 
 pytestmark = pytest.mark.django_db
 STRIDE = 5  # 50 of the clip's 250 frames: fast, and the car is seen for ~50 frames
@@ -209,3 +210,40 @@ def test_the_job_page_shows_each_message_once(alice, street_car, queue, tmp_path
     SearchJob.objects.filter(pk=job.pk).update(status=SearchJob.Status.DONE)
     fragment = alice.post(reverse("searches:action", args=[job.pk, "pause"]), HTTP_HX_REQUEST="true")
     assert "Only a queued or running job can be paused." in fragment.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)  # foreign keys are checked when a transaction commits
+def test_a_vehicle_deleted_while_the_search_runs_loses_only_its_own_hits(
+        alice, street_car, bikes, queue, run_worker, monkeypatch, tmp_path):
+    """The runner caches the vehicles when it starts: a hit for one deleted since failed its insert
+    (foreign key), and the whole file ended as "Internal error" with no hits for any vehicle."""
+    import cv2
+
+    from engine import api
+
+    photo = tmp_path / "frame170.jpg"
+    cv2.imwrite(str(photo), api.read_frame(bikes, 170))
+    other = register_via_views(alice, photo, "Other car", index_of=lambda p: car_near(p, x=398))
+    control = start_job(alice, [bikes])
+    run_worker()
+    assert {hit.vehicle_id for hit in control.hits.all()} == {street_car.pk, other.pk}  # both are found
+
+    run = JobRunner.run
+
+    def run_after_deleting_the_other_car(runner):
+        alice.post(reverse("gallery:vehicle_delete", args=[other.pk]))  # after the runner cached it
+        run(runner)
+
+    monkeypatch.setattr(JobRunner, "run", run_after_deleting_the_other_car)
+    job = start_job(alice, [bikes])
+    run_worker()
+    job.refresh_from_db()
+    search_file = job.files.get()
+    assert job.status == SearchJob.Status.DONE and search_file.status == "done", search_file.error
+    assert {hit.vehicle_id for hit in job.hits.all()} == {street_car.pk}
+
+
+def car_near(pending, x: float) -> int:
+    """The index of the detection whose centre is nearest `x`."""
+    return min(range(len(pending.detections)),
+               key=lambda i: abs((pending.detections[i]["box"][0] + pending.detections[i]["box"][2]) / 2 - x))

@@ -3,105 +3,35 @@ served inert; headers (CSP, frames, referrer, nosniff); login rate limit; deploy
 import os
 import re
 import secrets
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.test import Client, override_settings
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 
 from gallery.models import PendingPhoto
-from gallery.negatives import add_negative
-from searches.models import Hit, SearchFile, SearchJob
+from searches.models import SearchFile, SearchJob
 from tests.media import FIXTURES
-from tests.web.conftest import make_vehicle
+from tests.web.conftest import make_vehicle, owned_things, site_urls
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
 JPEG = (FIXTURES / "red_car.jpg").read_bytes()
 
-# Sample values for URL parameters that are not object ids.
-SAMPLE_KWARGS = {
-    "index": 0, "kind": "image", "action": "pause", "queue_index": 0, "scheduler_index": 0,
-    "connection_index": 0, "job_id": "x", "key": "x", "result_id": "x", "scheduler_name": "x",
-    "cron_job_name": "x", "token": "x", "object_id": "1", "content_type_id": "1", "id": "1",
-    "app_label": "auth", "url": "x",
-}
 PUBLIC = {"login", "admin:login"}  # the only pages an anonymous visitor may see
-
-
-def url_patterns(resolver=None, namespace=(), groups=()):
-    """(namespaced name, kwarg names) of every URL pattern of the site."""
-    resolver = resolver or get_resolver()
-    for pattern in resolver.url_patterns:
-        names = tuple(pattern.pattern.regex.groupindex)
-        if isinstance(pattern, URLResolver):
-            inner = namespace + ((pattern.namespace,) if pattern.namespace else ())
-            yield from url_patterns(pattern, inner, groups + names)
-        elif isinstance(pattern, URLPattern):
-            yield ":".join(namespace + (pattern.name or "",)), groups + names
-
-
-def site_urls(object_kwargs=None):
-    """One concrete URL per named pattern; object ids from `object_kwargs(name)`."""
-    urls = {}
-    for name, params in url_patterns():
-        if name.endswith(":") or not name:  # unnamed: the root redirect and the admin's catch-all
-            continue
-        kwargs = {p: SAMPLE_KWARGS.get(p, 1) for p in params}
-        if object_kwargs and name.split(":")[0] in ("gallery", "searches"):
-            kwargs.update(object_kwargs(name))
-        urls[name] = reverse(name, kwargs=kwargs)
-    assert len(urls) > 60 and "searches:file" in urls and "admin:index" in urls
-    return urls
 
 
 @pytest.fixture
 def things(other_user):
     """Bob's vehicle, photo, pending photo, job, file and hit, with stored media."""
-    vehicle = make_vehicle(other_user, "Bob's van")
-    pending = PendingPhoto(owner=other_user, width=10, height=10)
-    pending.image.save("p.jpg", ContentFile(JPEG), save=False)
-    pending.save()
-    job = SearchJob.objects.create(owner=other_user, name="bob job", status=SearchJob.Status.PAUSED)
-    search_file = SearchFile(job=job, original_name="a.jpg", kind="image", status="done")
-    search_file.file.save("a.jpg", ContentFile(JPEG), save=False)
-    search_file.save()
-    hit = Hit(job=job, file=search_file, vehicle=vehicle, distance=0.1, box=[1, 2, 3, 4])
-    hit.thumbnail.save("t.jpg", ContentFile(JPEG), save=False)
-    hit.save()
-    negative = add_negative(vehicle, np.ones(8, np.float32).tobytes(), "test-embedder", 8, thumbnail_bytes=JPEG,
-                            source="a rejected hit")
-    ids = {
-        "pending": {"pk": pending.pk}, "vehicle": {"pk": vehicle.pk}, "photo": {"pk": vehicle.photos.get().pk},
-        "job": {"pk": job.pk}, "file": {"pk": search_file.pk}, "hit": {"pk": hit.pk},
-        "job_hit": {"job_pk": job.pk, "pk": hit.pk}, "negative": {"pk": negative.pk},
-    }
-    # Which object each URL with an id is about. A new URL with an id must be added here.
-    owner_of = {
-        "gallery:pick": "pending", "gallery:pending_file": "pending",
-        "gallery:vehicle": "vehicle", "gallery:vehicle_edit": "vehicle", "gallery:vehicle_delete": "vehicle",
-        "gallery:photo_delete": "photo", "gallery:photo_file": "photo",
-        "gallery:negative_delete": "negative", "gallery:negative_file": "negative",
-        "searches:detail": "job", "searches:progress": "job", "searches:timeline": "job", "searches:rerun": "job", "searches:action": "job",
-        "searches:export_csv": "job", "searches:export_json": "job", "searches:hit": "job_hit",
-        "searches:hit_confirm": "job_hit", "searches:hit_reject": "job_hit", "searches:delete": "job",
-        "searches:file": "file", "searches:hit_thumbnail": "hit",
-    }
-
-    def object_kwargs(name):
-        return ids[owner_of[name]] if name in owner_of else {}
-
-    with_ids = {name for name, params in url_patterns()
-                if name.split(":")[0] in ("gallery", "searches") and {"pk", "job_pk"} & set(params)}
-    assert with_ids == set(owner_of), f"add {with_ids - set(owner_of)} to owner_of"
-    return {"urls": site_urls(object_kwargs), "with_ids": with_ids, "job": job, "vehicle": vehicle}
+    return owned_things(other_user, "Bob's van", "bob job")
 
 
 def test_anonymous_gets_only_the_login_pages(client, things):
@@ -289,3 +219,147 @@ def test_deploy_check_passes_with_the_production_environment(tmp_path):
     plain = run_manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING",
                        **{**PRODUCTION_ENV, "VREID_HTTPS": "0"})
     assert plain.returncode != 0 and "security.W004" in plain.stderr + plain.stdout
+
+
+def test_unicode_variants_of_a_username_share_its_login_limit(client, user, fresh_cache):
+    """Django logs `ａlice` and `al𝐢ｃe` in as alice (NFKC): they count against alice's limit."""
+    url = reverse("login")
+    variants = ["alice", "ALICE", "ａlice", "al𝐢ｃe", "Ａｌｉｃｅ", " alice "]
+    for attempt in range(10):
+        response = client.post(url, {"username": variants[attempt % len(variants)], "password": "wrong"})
+        assert response.status_code == 200
+    for variant in variants:
+        assert client.post(url, {"username": variant, "password": "alice-pass-123"}).status_code == 429, variant
+
+
+@pytest.mark.parametrize("method", ["delete", "put", "patch"])
+def test_delete_views_take_only_get_and_post(alice, user, method):
+    """HTTP DELETE went through DeletionMixin.delete(), past the "not while running" guard."""
+    vehicle = make_vehicle(user, "Mine")
+    photo = vehicle.photos.get()
+    job = SearchJob.objects.create(owner=user, status=SearchJob.Status.RUNNING)
+    for url in (reverse("searches:delete", args=[job.pk]), reverse("gallery:photo_delete", args=[photo.pk]),
+                reverse("gallery:vehicle_delete", args=[vehicle.pk])):
+        assert getattr(alice, method)(url).status_code == 405, url
+    assert SearchJob.objects.filter(pk=job.pk).exists() and vehicle.photos.filter(pk=photo.pk).exists()
+
+
+def test_an_ordinary_user_changes_their_password(client, alice, user):
+    page = alice.get(reverse("gallery:list")).content.decode()
+    assert f'href="{reverse("password_change")}"' in page  # linked in the header
+    response = alice.post(reverse("password_change"), {
+        "old_password": "alice-pass-123", "new_password1": "n3w-Pass-word-42", "new_password2": "n3w-Pass-word-42"})
+    assert response.status_code == 302 and response["Location"] == reverse("password_change_done")
+    assert "Password changed" in alice.get(response["Location"]).content.decode()
+    anonymous = Client()
+    assert anonymous.post(reverse("login"), {"username": "alice", "password": "alice-pass-123"}).status_code == 200
+    assert anonymous.post(reverse("login"), {"username": "alice", "password": "n3w-Pass-word-42"}).status_code == 302
+    wrong_old = alice.post(reverse("password_change"), {
+        "old_password": "nope", "new_password1": "an0ther-Pass-77", "new_password2": "an0ther-Pass-77"})
+    assert wrong_old.status_code == 200 and "incorrectly" in wrong_old.content.decode()
+
+
+MEDIA_URLS = ["gallery:photo_file", "gallery:pending_file", "searches:file", "searches:hit_thumbnail"]
+DETAIL_URLS = ["gallery:vehicle", "searches:detail", "searches:progress", "searches:timeline", "searches:hit"]
+VIEW_PERMISSIONS = ["gallery.view_vehicle", "gallery.view_vehiclephoto", "gallery.view_pendingphoto",
+                    "searches.view_searchjob", "searches.view_searchfile", "searches.view_hit"]
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user("staff", password="staff-pass-123", is_staff=True)
+
+
+def test_a_staff_user_without_permissions_sees_no_one_else_s_media(client, staff, things):
+    client.force_login(staff)
+    for name in MEDIA_URLS + DETAIL_URLS:
+        assert client.get(things["urls"][name]).status_code == 404, name
+
+
+def test_the_view_permission_shows_others_media_and_pages_read_only(client, staff, things):
+    from django.contrib.auth.models import Permission
+
+    for perm in VIEW_PERMISSIONS:
+        app_label, codename = perm.split(".")
+        staff.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    client.force_login(staff)
+    for name in MEDIA_URLS + DETAIL_URLS:
+        assert client.get(things["urls"][name]).status_code == 200, name
+    page = client.get(things["urls"]["gallery:vehicle"]).content.decode()
+    assert "Bob&#x27;s van" in page and "Read only: this belongs to bob" in page and "Edit label" not in page
+    # Reading only: every change answers 404 as before.
+    for name in ("gallery:vehicle_edit", "gallery:vehicle_delete", "searches:delete", "searches:action",
+                 "searches:hit_action", "searches:rerun", "gallery:pick"):
+        assert client.post(things["urls"][name], {"label": "x"}).status_code == 404, name
+    job = things["job"]
+    job.refresh_from_db()
+    assert job.status == "paused" and SearchJob.objects.filter(pk=job.pk).exists()
+
+
+@pytest.mark.parametrize("model", ["vehicle", "job", "hit"])
+def test_the_admin_s_view_on_site_shows_another_user_s_object(client, django_user_model, things, model):
+    from django.contrib.contenttypes.models import ContentType
+
+    admin = django_user_model.objects.create_superuser("root", password="root-pass-123")
+    client.force_login(admin)
+    obj = things[model]
+    content_type = ContentType.objects.get_for_model(obj)
+    view_on_site = reverse("admin:view_on_site", args=[content_type.pk, obj.pk])
+    change = client.get(reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk]))
+    assert f'href="{view_on_site}"' in change.content.decode()  # the change page's link
+    response = client.get(view_on_site, follow=True)
+    assert response.status_code == 200 and response.redirect_chain[-1][0].endswith(obj.get_absolute_url()), model
+
+
+def test_admin_pages_link_media_through_the_checked_views(client, django_user_model, things):
+    admin = django_user_model.objects.create_superuser("root", password="root-pass-123")
+    client.force_login(admin)
+    pages = [reverse("admin:searches_hit_change", args=[things["hit"].pk]),
+             reverse("admin:searches_hit_changelist"),
+             reverse("admin:gallery_pendingphoto_change", args=[things["pending"].pk]),
+             reverse("admin:gallery_vehicle_change", args=[things["vehicle"].pk])]
+    for url in pages:
+        page = client.get(url).content.decode()
+        assert "/media-not-public/" not in page, url
+    hit_page = client.get(pages[0]).content.decode()
+    thumbnail = reverse("searches:hit_thumbnail", args=[things["hit"].pk])
+    assert f'href="{thumbnail}"' in hit_page and client.get(thumbnail).status_code == 200
+
+
+def test_queue_pages_are_for_superusers_only(client, staff, django_user_model):
+    """django-rq checks is_staff only, yet its pages stop, requeue and delete every user's jobs."""
+    from django.contrib.auth.models import Permission
+
+    staff.user_permissions.set(Permission.objects.all())  # every model permission, still no superuser
+    client.force_login(staff)
+    queue_urls = {name: url for name, url in site_urls().items() if "rq" in name.split(":")[0] or "django_rq" in name}
+    assert "django_rq:home" in queue_urls
+    for name, url in queue_urls.items():
+        assert client.get(url).status_code in (403, 404), name
+        assert client.post(url).status_code in (403, 404), name
+    assert client.get("/admin/django_rq/dashboard/").status_code == 404  # no second copy inside the admin
+    client.force_login(django_user_model.objects.create_superuser("root", password="root-pass-123"))
+    assert client.get(queue_urls["django_rq:home"]).status_code == 200
+
+
+def test_the_database_and_media_are_private(tmp_path, settings):
+    """Only the account that runs VReID reads them (the secret key and credentials already were)."""
+    var = tmp_path / "var"
+    env = {"SECRET_KEY": "x" * 50, "DATABASE_URL": f"sqlite:///{var}/db.sqlite3"}
+    result = run_manage(var, "migrate", "--noinput", **env)  # a fresh install: var/ and the SQLite file
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(var.stat().st_mode) == 0o700
+    var.chmod(0o755)  # an older install
+    assert run_manage(var, "check", **env).returncode == 0
+    assert stat.S_IMODE(var.stat().st_mode) == 0o700
+    # Media stored anywhere (MEDIA_ROOT may be outside var/) are private too.
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    from django.core.files.storage import FileSystemStorage
+
+    name = FileSystemStorage().save("jobs/user_1/abc/photo.jpg", ContentFile(JPEG))
+    stored = tmp_path / "media" / name
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    for folder in (stored.parent, stored.parent.parent, stored.parent.parent.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    start = (ROOT / "scripts" / "start.sh").read_text()
+    assert "umask 077" in start  # files made by the processes it starts (SQLite's own, Redis's)

@@ -1,6 +1,7 @@
 """Hostile uploads through the web app: each bad file gets a clear reason on the job page, the
 other files are still searched (real worker), nothing is written outside MEDIA_ROOT, stored names
 are sanitised, uploads over VREID_MAX_UPLOAD_MB are refused while they stream in."""
+import errno
 import io
 import json
 import os
@@ -264,3 +265,51 @@ def test_upload_under_the_limit_still_works(jail, alice, queue):
     response = post_files(alice, reverse("searches:create"), [("files", "small.jpg", data)], **SEARCH_FIELDS)
     assert response.status_code == 302
     assert SearchJob.objects.get().files.get().file
+
+
+CJK_NAME = "車" * 88 + ".jpg"  # 88 characters, 268 bytes of UTF-8: over a file system's 255
+
+
+def test_long_non_ascii_names_are_cut_by_bytes_keeping_the_extension(jail, alice, user, queue):
+    red_car = (FIXTURES / "red_car.jpg").read_bytes()
+    archive = zip_bytes([(f"cam/{CJK_NAME}", red_car), ("ok.jpg", red_car)])
+    response = post_files(alice, reverse("searches:create"), [("files", CJK_NAME, red_car), ("files", "cams.zip", archive)],
+                          **SEARCH_FIELDS)
+    assert response.status_code == 302
+    rows = list(SearchJob.objects.get().files.order_by("position"))
+    assert [row.original_name for row in rows] == [CJK_NAME, f"cams.zip/cam/{CJK_NAME}", "cams.zip/ok.jpg"]
+    for row in rows:
+        stored = Path(row.file.name).name
+        assert row.status == "pending" and len(stored.encode()) <= 120 and stored.endswith(".jpg"), stored
+    assert Path(rows[0].file.name).name == "車" * 38 + ".jpg"
+    jail.assert_nothing_escaped()
+
+
+def test_a_member_that_cannot_be_stored_is_skipped_with_its_reason(jail, alice, user, queue, monkeypatch):
+    """A storage error (a name the file system refuses, a full disk) skips that one file; what it
+    had written, and its folder, are removed; the other files are stored."""
+    from django.core.files.storage import FileSystemStorage
+
+    real_save = FileSystemStorage._save
+
+    def failing_save(storage, name, content):
+        if "unstorable" in name:
+            path = Path(storage.path(name))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"partly written")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(storage, name, content)
+
+    monkeypatch.setattr(FileSystemStorage, "_save", failing_save)
+    red_car = (FIXTURES / "red_car.jpg").read_bytes()
+    archive = zip_bytes([("a.jpg", red_car), ("unstorable.jpg", red_car), ("b.jpg", red_car)])
+    response = post_files(alice, reverse("searches:create"), [("files", "cams.zip", archive)], **SEARCH_FIELDS)
+    assert response.status_code == 302
+    rows = {row.original_name: row for row in SearchJob.objects.get().files.all()}
+    assert rows["cams.zip/unstorable.jpg"].status == "skipped" and not rows["cams.zip/unstorable.jpg"].file
+    assert rows["cams.zip/unstorable.jpg"].error == "Could not be stored: No space left on device."
+    assert rows["cams.zip/a.jpg"].file and rows["cams.zip/b.jpg"].file
+    stored = sorted(str(path.relative_to(jail.media)) for path in jail.stored_files())
+    assert stored == sorted(row.file.name for row in rows.values() if row.file)  # no orphans
+    folders = [d for d, subdirs, files in os.walk(jail.media / "jobs") if not subdirs and not files]
+    assert folders == []  # nor empty folders
