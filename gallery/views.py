@@ -100,7 +100,9 @@ class PhotoUploadView(UploadLimitMixin, LoginRequiredMixin, FormView):
     def adding_to(self):
         """The user's vehicle this photo is for (?vehicle=), or None for a new vehicle."""
         pk = self.request.GET.get("vehicle", "")
-        return Vehicle.objects.filter(owner=self.request.user, pk=pk).first() if pk.isdigit() else None
+        if not (pk.isdigit() and len(pk) <= 18):  # a primary key fits a 64-bit integer
+            return None
+        return Vehicle.objects.filter(owner=self.request.user, pk=pk).first()
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "vehicle": self.adding_to()}

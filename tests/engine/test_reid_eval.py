@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from engine.errors import EngineError
-from engine.reid_eval import (evaluate, evaluate_folder, evaluate_split, parse_name,
-                               two_camera_split)
+from engine.reid_eval import evaluate, evaluate_folder, evaluate_split, parse_name, two_camera_split
 
 # Gallery: (vehicle id, camera, angle in degrees)
 GALLERY = [(1, 1, 0), (1, 2, 30), (2, 2, 10), (2, 1, 60), (1, 3, 80), (3, 1, 45)]

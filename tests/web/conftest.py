@@ -6,8 +6,8 @@ import zipfile
 from pathlib import Path
 
 import cv2
-import numpy as np
 import django_rq
+import numpy as np
 import pytest
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse

@@ -33,17 +33,19 @@ FORMS = {
     "password_change_done": {},
     "gallery:list": {}, "gallery:upload": {"photo": FILE, "vehicle": "{vehicle}"},
     "gallery:pick": {"x1": "0", "y1": "0", "x2": "2", "y2": "2", "label": "x"},  # a box too small to save
-    "gallery:pick_box": {}, "gallery:pending_file": {}, "gallery:vehicle": {},
+    "gallery:pending_file": {}, "gallery:vehicle": {},
     "gallery:vehicle_edit": {"label": "x"}, "gallery:vehicle_delete": {}, "gallery:photo_delete": {},
-    "gallery:photo_file": {},
+    "gallery:photo_file": {}, "gallery:negative_delete": {}, "gallery:negative_file": {},
     "searches:list": {}, "searches:create": {**SEARCH_SETTINGS, "files": FILE, "folder": FILE, "folder_paths": "[]"},
     "searches:detail": {}, "searches:progress": {}, "searches:timeline": {}, "searches:rerun": SEARCH_SETTINGS,
     "searches:delete": {}, "searches:action": {}, "searches:export_csv": {}, "searches:export_json": {},
-    "searches:hit": {}, "searches:hit_action": {}, "searches:file": {}, "searches:hit_thumbnail": {},
+    "searches:hit": {}, "searches:hit_confirm": {}, "searches:hit_reject": {}, "searches:file": {},
+    "searches:hit_thumbnail": {},
 }
 QUERY_PARAMS = ["page", "hits", "label", "vehicle", "next"]
-MEDIA = ["gallery:pending_file", "gallery:photo_file", "searches:file", "searches:hit_thumbnail"]
-DESTRUCTIVE = ["gallery:vehicle_delete", "gallery:photo_delete", "searches:delete", "logout"]
+MEDIA = ["gallery:pending_file", "gallery:photo_file", "gallery:negative_file", "searches:file", "searches:hit_thumbnail"]
+DESTRUCTIVE = ["gallery:vehicle_delete", "gallery:photo_delete", "gallery:negative_delete", "searches:delete",
+               "searches:hit_reject", "logout"]
 
 
 def app_url_names():

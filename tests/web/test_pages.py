@@ -3,6 +3,7 @@ import pytest
 from django.core.checks import run_checks
 from django.urls import reverse
 
+from gallery.engine_cache import get_engine
 from searches.models import SearchFile, SearchJob
 from tests.web.conftest import make_vehicle
 
@@ -28,7 +29,7 @@ def test_a_rerun_gets_a_name_of_its_own(alice, user):
 
 def test_the_threshold_placeholder_is_short_enough_to_read(alice):
     page = alice.get(reverse("searches:create")).content.decode()
-    assert 'placeholder="0.15 (default)"' in page
+    assert f'placeholder="{get_engine().threshold:.2f} (default)"' in page
 
 
 def test_removing_a_photo_says_so(alice, user):

@@ -4,6 +4,7 @@ import zipfile
 import pytest
 from django.urls import reverse
 
+from gallery.engine_cache import get_engine
 from searches.models import SearchJob
 from searches.runner import JobRunner
 from tests.media import FIXTURES
@@ -43,7 +44,7 @@ def test_video_search_finds_the_registered_car(alice, street_car, bikes, queue, 
     # The car is on screen in frames ~135-185 (5.4-7.4 s); the registration frame is 160 (6.4 s).
     assert 4.8 <= best.start_s <= 6.4 <= best.end_s <= 8.0, [(h.start_s, h.end_s) for h in hits]
     assert all(4.5 <= h.start_s and h.end_s <= 8.5 for h in hits)
-    assert best.distance < 0.15 and best.thumbnail
+    assert best.distance <= get_engine().threshold and best.thumbnail
     assert alice.get(reverse("searches:hit_thumbnail", args=[best.pk]))["Content-Type"] == "image/jpeg"
 
     fragment = alice.get(reverse("searches:progress", args=[job.pk])).content.decode()

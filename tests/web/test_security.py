@@ -289,7 +289,7 @@ def test_the_view_permission_shows_others_media_and_pages_read_only(client, staf
     assert "Bob&#x27;s van" in page and "Read only: this belongs to bob" in page and "Edit label" not in page
     # Reading only: every change answers 404 as before.
     for name in ("gallery:vehicle_edit", "gallery:vehicle_delete", "searches:delete", "searches:action",
-                 "searches:hit_action", "searches:rerun", "gallery:pick"):
+                 "searches:hit_confirm", "searches:hit_reject", "searches:rerun", "gallery:pick"):
         assert client.post(things["urls"][name], {"label": "x"}).status_code == 404, name
     job = things["job"]
     job.refresh_from_db()
