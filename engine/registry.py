@@ -44,10 +44,8 @@ COCO_NAMES = (
 # Defaults for a user's own .onnx: Ultralytics YOLO export for detectors, a typical
 # ReID-style 256x128 ImageNet-normalised network for embedders.
 USER_DEFAULTS = {
-    # onnxruntime: it reads the class names an Ultralytics export keeps in its metadata.
     "detector": dict(format="yolo", input_size=(640, 640), letterbox=True, channel_order="RGB",
-                     scale=1 / 255, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), class_names=COCO_NAMES,
-                     runtime="onnxruntime"),
+                     scale=1 / 255, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), class_names=COCO_NAMES),
     "embedder": dict(format="embedding", input_size=(256, 128), letterbox=False, channel_order="RGB",
                      scale=1 / 255, mean=IMAGENET_MEAN, std=IMAGENET_STD, threshold=0.15),
     "attributes": dict(format="attributes", input_size=(72, 72), channel_order="BGR", scale=1.0),
@@ -289,6 +287,8 @@ def _resolve(kind: str, name_or_path: Optional[str | Path], overrides: dict) -> 
                              f"(source {spec.source}) or put its files in {model_dirs()[0]}")
     elif isinstance(name_or_path, Path) or _looks_like_path(key):
         spec = ModelSpec(kind=kind, name=Path(key).stem, path=Path(key), **USER_DEFAULTS[kind])
+        if spec.format == "yolo":  # onnxruntime reads the class names an Ultralytics export keeps
+            spec = dataclasses.replace(spec, runtime="onnxruntime")
     else:
         known = ", ".join(sorted(reg[section])) or "none"
         raise ModelError(f"unknown {kind} '{key}' (registered: {known}; or give a model file path)")

@@ -240,9 +240,13 @@ def load_model(path: Path | str, device: str = "cpu", threads: Optional[int] = N
         raise ValueError(f"unknown device {device!r}: use 'cpu', 'cuda' or 'cuda:N'")
     if not path.is_file():
         raise ModelError(f"{path}: model file not found")
-    candidates = _candidates(path, device, runtime or settings().cpu_runtime)
     if runtime and runtime not in RUNTIMES:
         raise ModelError(f"unknown runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
+    candidates = _candidates(path, device, runtime or settings().cpu_runtime)
+    if runtime and not device.startswith("cuda"):
+        candidates = [c for c in candidates if c.name == runtime]
+        if not candidates:
+            raise ModelError(f"{path}: the {runtime} runtime does not read {path.suffix} files")
     errors = []
     for candidate in candidates:
         try:

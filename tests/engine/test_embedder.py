@@ -14,7 +14,7 @@ WHITE = {160: (1, 92, 159, 176), 164: (37, 97, 158, 173)}  # white car, moving
 
 @pytest.fixture(scope="module")
 def embedder():
-    return Embedder(resolve_embedder())
+    return Embedder(resolve_embedder("mobilenetv2-embed"))
 
 
 def crop(frame, box):
@@ -36,8 +36,8 @@ def test_empty_list(embedder):
 
 def test_batches_match_single_runs(bikes_frames):
     crops = [crop(bikes_frames[f], b) for f, b in {**SEDAN, **PARKED}.items()] * 2
-    one = Embedder(resolve_embedder(), batch_size=1).embed(crops)
-    three = Embedder(resolve_embedder(), batch_size=3).embed(crops)  # uneven last batch
+    one = Embedder(resolve_embedder("mobilenetv2-embed"), batch_size=1).embed(crops)
+    three = Embedder(resolve_embedder("mobilenetv2-embed"), batch_size=3).embed(crops)  # uneven last batch
     np.testing.assert_allclose(one, three, atol=1e-5)
 
 
@@ -66,10 +66,20 @@ def test_same_car_closer_than_other_cars(embedder, bikes_frames):
 
 def test_dim_mismatch_is_a_model_error():
     with pytest.raises(ModelError, match=r"mobilenetv2-embed\.onnx.*1280.*dim=512"):
-        Embedder(resolve_embedder(dim=512))
+        Embedder(resolve_embedder("mobilenetv2-embed", dim=512))
 
 
 def test_input_size_mismatch_is_a_model_error():
     # The graph's batch axis is dynamic but its 224x224 size is fixed.
     with pytest.raises(ModelError, match=r"224x224.*256x128"):
-        Embedder(resolve_embedder(input_size=(256, 128)))
+        Embedder(resolve_embedder("mobilenetv2-embed", input_size=(256, 128)))
+
+
+def test_the_learned_embedder_tells_the_sedan_from_the_parked_car(bikes_frames):
+    """vreid-mnv2-reid (trained on another set of street cameras): the dark sedan 10 frames on is
+    closer to itself than to the grey hatchback parked beside it, by a margin."""
+    embedder = Embedder(resolve_embedder("vreid-mnv2-reid"))
+    sedan_150, sedan_160 = bikes_frames[150][90:193, 210:393], bikes_frames[160][93:175, 283:436]
+    parked = bikes_frames[150][104:165, 510:606]
+    a, b, c = embedder.embed([sedan_150, sedan_160, parked])
+    assert (1 - a @ b) + 0.1 < (1 - a @ c), (1 - a @ b, 1 - a @ c)

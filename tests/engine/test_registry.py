@@ -50,7 +50,7 @@ def test_shipped_registry_names_every_model_with_its_source():
 def test_embedded_models_are_the_fallback(model_dirs):
     model_dirs()  # only the shipped folder: the fetched models are missing
     assert default_name("detector") == "nanodet-coco"
-    assert default_name("embedder") == "mobilenetv2-embed"
+    assert default_name("embedder") == "vreid-mnv2-reid"  # our own, shipped
     assert resolve_attributes() is None  # attributes are optional
     with pytest.raises(ModelError, match=r"not downloaded: run `python -m engine models fetch vehicle-detection-0202`"):
         resolve_detector("vehicle-detection-0202")
