@@ -40,7 +40,10 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.load_test import (
+ROOT = Path(__file__).resolve().parent.parent
+# This checkout's code first: the editable install of a shared venv may point at another checkout.
+sys.path.insert(0, str(ROOT))
+from benchmarks.load_test import (  # noqa: E402
     create_postgres_db,
     drive,
     drop_postgres_db,
@@ -52,7 +55,6 @@ from benchmarks.load_test import (
     wait_for,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 TICK = os.sysconf("SC_CLK_TCK")
 
