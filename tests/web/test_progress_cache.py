@@ -200,3 +200,19 @@ def test_pause_and_cancel_from_the_page_while_the_worker_runs(alice, street_car,
         assert f'data-status="{status}"' in shown[0] and "stopping" in shown[0]
         html = poll(alice, job).content.decode()
         assert f'data-status="{status}"' in html and "hx-get" not in html and files in html
+
+
+class RedisAway:
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            raise ConnectionError("Redis is away")
+        return fail
+
+
+def test_with_redis_away_the_database_answers_the_poll_and_transitions_still_happen(alice, user, monkeypatch):
+    job = running_job(user)
+    monkeypatch.setattr(progress_cache, "cache", RedisAway())
+    response = poll(alice, job, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and "25%" in response.content.decode()
+    assert lifecycle.pause(job)  # its invalidation only logs
+    assert 'data-status="paused"' in poll(alice, job).content.decode()
