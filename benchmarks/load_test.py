@@ -42,6 +42,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's code, whatever checkout a shared venv's editable install names
 PY = sys.executable
 
 
@@ -58,7 +59,7 @@ class Conn:
             pass
 
 
-async def _read_response(reader) -> tuple[int, bytes, bool]:
+async def _read_response(reader) -> tuple[int, bytes, bool, dict]:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
@@ -82,20 +83,24 @@ async def _read_response(reader) -> tuple[int, bytes, bool]:
         body = b""
     else:
         body = await reader.read()
-        return status, body, False
+        return status, body, False, headers
     keep = headers.get("connection", "").lower() != "close"
-    return status, body, keep
+    return status, body, keep, headers
 
 
 async def drive(host: str, port: int, paths: list[str], cookie: str, rate: float, duration: float,
-                expect: bytes, max_conns: int = 128, timeout_s: float = 10.0) -> dict:
-    """Open-loop fixed-rate GETs; latency from each request's scheduled time."""
+                expect: bytes, max_conns: int = 128, timeout_s: float = 10.0, clients: int = 0) -> dict:
+    """Open-loop fixed-rate GETs; latency from each request's scheduled time.
+
+    clients > 0: request i comes from browser i % clients, which sends the ETag of the copy it
+    last received as If-None-Match, as a browser's HTTP cache does (a 304 counts as answered)."""
     loop = asyncio.get_running_loop()
     total = int(rate * duration)
     idle: asyncio.Queue = asyncio.Queue()
     state = {"open": 0, "opened": 0}
     latencies, service, statuses, errors = [], [], {}, {}
     unexpected = 0
+    etags: dict[int, str] = {}
     t0 = loop.time() + 0.5
 
     async def get_conn():
@@ -124,16 +129,22 @@ async def drive(host: str, port: int, paths: list[str], cookie: str, rate: float
             async with asyncio.timeout(timeout_s):
                 conn = await get_conn()
                 sent = loop.time()
+                client = i % clients if clients else None
+                conditional = f"If-None-Match: {etags[client]}\r\n" if client in etags else ""
                 conn.writer.write(
                     f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nCookie: {cookie}\r\n"
-                    "HX-Request: true\r\nAccept: text/html\r\n\r\n".encode()
+                    f"HX-Request: true\r\nAccept: text/html\r\n{conditional}\r\n".encode()
                 )
-                status, body, keep = await _read_response(conn.reader)
+                status, body, keep, headers = await _read_response(conn.reader)
+                if client is not None and status == 200 and "etag" in headers:
+                    etags[client] = headers["etag"]
             done = loop.time()
             latencies.append(done - due)
             service.append(done - sent)
             statuses[status] = statuses.get(status, 0) + 1
-            if status != 200 or expect not in body:
+            if status == 304 and clients:
+                pass
+            elif status != 200 or expect not in body:
                 unexpected += 1
             if keep:
                 idle.put_nowait(conn)
@@ -170,7 +181,7 @@ def _pct(sorted_values, q):
 
 def _summary(total, latencies, service, statuses, errors, unexpected, wall, rate, opened) -> dict:
     lat, svc = sorted(latencies), sorted(service)
-    ok = sum(n for s, n in statuses.items() if s == 200)
+    ok = sum(n for s, n in statuses.items() if s in (200, 304))
     return {
         "target_rps": rate, "scheduled": total, "completed": len(lat), "ok": ok,
         "achieved_rps": round(len(lat) / wall, 1) if wall > 0 else None,
@@ -354,7 +365,8 @@ def run_scenario(name, args, env, user, cookie, base_job, tmp) -> dict:
         frames_before = _frames(job)
         t_start = time.monotonic()
         result["progress"] = asyncio.run(drive(
-            "127.0.0.1", args.port, [progress_path], cookie, args.rate, args.duration, b'id="job-progress"'
+            "127.0.0.1", args.port, [progress_path], cookie, args.rate, args.duration, b'id="job-progress"',
+            clients=args.browser_clients,
         ))
         result["gallery"] = asyncio.run(drive(
             "127.0.0.1", args.port, gallery_paths, cookie, args.gallery_rate, args.gallery_duration, b"Your vehicles",
@@ -423,6 +435,8 @@ def main(argv=None) -> int:
     parser.add_argument("--copies", type=int, default=12, help="bikes.mp4 copies in the job (250 frames each)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--browser-clients", type=int, default=0,
+                        help="progress polls come from this many browsers, each sending the ETag of its copy (0: none)")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--redis-db", type=int, default=13)
     parser.add_argument("--database-url", default="", help="default: a SQLite file in the temp folder")

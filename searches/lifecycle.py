@@ -19,7 +19,8 @@ was paused, cancelled or queued again, they land nowhere.
 
 Callers: the job views and the admin (queue, pause, resume, cancel, delete), searches.tasks and
 searches.runner (claim, stop_reason, let_go, finish, fail), searches.staleness (recover,
-requeue_lost).
+requeue_lost). Every transition that happened marks the job's progress snapshot stale
+(searches.progress_cache.changed), after its UPDATE.
 """
 import logging
 from enum import StrEnum
@@ -28,6 +29,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from searches.models import SearchFile, SearchJob
+from searches.progress_cache import changed
 from searches.queueing import QueueUnavailable, new_rq_id, push
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,7 @@ def _push(pk: int, guard, **reset) -> bool:
     rq_id = new_rq_id(pk)
     if not guard.update(status=Status.QUEUED, rq_job_id=rq_id, queued_at=timezone.now(), eta_s=None, **reset):
         return False
+    changed(pk)
     try:
         push(pk, rq_id)
     except Exception as exc:
@@ -70,13 +73,14 @@ def _push(pk: int, guard, **reset) -> bool:
             status=Status.FAILED, finished_at=timezone.now(),
             error="The job queue (Redis) could not be reached; try again with Retry.",
         )
+        changed(pk)
         raise QueueUnavailable(str(exc)) from exc
     return True
 
 
 def pause(job: SearchJob) -> bool:
     """A running job's worker stops at its next poll and lets go (let_go); its file stays pending."""
-    return bool(_guarded(job, "pause").update(status=Status.PAUSED, eta_s=None))
+    return _changed(job.pk, _guarded(job, "pause").update(status=Status.PAUSED, eta_s=None))
 
 
 def cancel(job: SearchJob) -> bool:
@@ -84,13 +88,14 @@ def cancel(job: SearchJob) -> bool:
     if not _guarded(job, "cancel").update(status=Status.CANCELLED, eta_s=None, finished_at=timezone.now()):
         return False
     _cancel_unfinished_files(job.pk)
+    changed(job.pk)
     return True
 
 
 def delete(job: SearchJob) -> bool:
     """Delete a job no worker holds, with its files (searches.signals) and hits."""
     deleted, _ = _guarded(job, "delete").delete()
-    return bool(deleted)
+    return _changed(job.pk, deleted)
 
 
 # -- workers (searches.tasks, searches.runner) ------------------------------------------------
@@ -101,6 +106,7 @@ def claim(pk: int, rq_id: str) -> bool:
             status=Status.RUNNING, heartbeat_at=now):
         return False
     SearchJob.objects.filter(pk=pk, started_at__isnull=True).update(started_at=now)
+    changed(pk)
     return True
 
 
@@ -119,17 +125,18 @@ def let_go(pk: int, rq_id: str, reason: StopReason) -> None:
     SearchJob.objects.filter(pk=pk, rq_job_id=rq_id).update(heartbeat_at=None, eta_s=None)
     if reason == StopReason.CANCEL:  # files it started after the cancel
         _cancel_unfinished_files(pk)
+    changed(pk)
 
 
 def finish(pk: int, rq_id: str, notice: str, **figures) -> bool:
-    return bool(SearchJob.running_under(pk, rq_id).update(
+    return _changed(pk, SearchJob.running_under(pk, rq_id).update(
         status=Status.DONE, progress=1.0, eta_s=None, notice=notice, finished_at=timezone.now(),
         heartbeat_at=None, **figures,
     ))
 
 
 def fail(pk: int, rq_id: str, error: str) -> bool:
-    return bool(SearchJob.running_under(pk, rq_id).update(
+    return _changed(pk, SearchJob.running_under(pk, rq_id).update(
         status=Status.FAILED, error=error, notice="", finished_at=timezone.now(), heartbeat_at=None, eta_s=None,
     ))
 
@@ -145,6 +152,7 @@ def recover(pk: int, guard, reason: str, limit: int, count: bool = True) -> bool
                         recoveries=F("recoveries") + (1 if count else 0),
                         notice=f"Resumed automatically where it stopped: {reason}."):
         _unfinish_files(pk)
+        changed(pk)
         log.warning("search job %s: %s; queued again as %s", pk, reason, rq_id)
         try:
             push(pk, rq_id)
@@ -158,6 +166,7 @@ def recover(pk: int, guard, reason: str, limit: int, count: bool = True) -> bool
     )
     if failed:
         _unfinish_files(pk)
+        changed(pk)
         log.error("search job %s failed: %s (after %s automatic resumes)", pk, reason, limit)
     return bool(failed)
 
@@ -168,10 +177,19 @@ def requeue_lost(pk: int, lost_rq_id: str) -> bool:
     if not SearchJob.objects.filter(pk=pk, status=Status.QUEUED, rq_job_id=lost_rq_id).update(
             rq_job_id=rq_id, queued_at=timezone.now()):
         return False
+    changed(pk)
     log.warning("search job %s: RQ job %s is gone or ended without running it; queued again as %s",
                 pk, lost_rq_id, rq_id)
     push(pk, rq_id)
     return True
+
+
+def _changed(pk: int, rows: int) -> bool:
+    """Whether a transition's UPDATE/DELETE happened; if it did, job `pk`'s progress snapshot
+    (searches.progress_cache) is no longer trusted."""
+    if rows:
+        changed(pk)
+    return bool(rows)
 
 
 # -- its files ---------------------------------------------------------------------------------

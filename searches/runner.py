@@ -12,6 +12,9 @@ worker loses only the work since the last write (0.5 s) plus at most one segment
 vehicle still in view; a resumed pass's hits are joined with the stored ones. Database
 writes ride out a short outage (searches/dbretry.py); a longer one ends the run and leaves the job
 to recovery (searches/staleness.py).
+
+Each progress write and each hit also publishes the job's progress snapshot for the polling pages
+(searches.progress_cache), read back from the database.
 """
 import logging
 import time
@@ -25,7 +28,7 @@ from gallery.engine_cache import embedder_name
 from gallery.models import Vehicle
 from gallery.profiles import vehicle_profiles
 from gallery.storage_files import jpeg_file, local_path, user_message
-from searches import lifecycle
+from searches import lifecycle, progress_cache
 from searches.dbretry import TRANSIENT, DatabaseUnavailable, with_db_retry
 from searches.hit_merge import store_folded
 from searches.models import Hit, NearMiss, SearchFile, SearchJob
@@ -50,7 +53,7 @@ class JobRunner:
         self.profiles = vehicle_profiles(gallery.ids(), engine) if gallery is not None else {}
         self.refusals_kept: dict[int, int] = {}
         self.active_files = job.files.exclude(status=SearchFile.Status.SKIPPED).count()
-        self.last_write = self.last_poll = 0.0
+        self.last_write = self.last_poll = self.last_publish = 0.0
         self.started = time.monotonic()
         self.start_progress, self.start_elapsed = job.progress, job.elapsed_s
         self.stop_reason = None
@@ -131,6 +134,7 @@ class JobRunner:
         # (stored just before a crash, ahead of the next checkpoint write) is not stored twice.
         search_file.status = SearchFile.Status.RUNNING
         self.update_file(search_file, status=search_file.status)
+        self.publish()
         try:
             with local_path(search_file.file) as path:
                 info = api.probe(path)
@@ -270,6 +274,7 @@ class JobRunner:
             # (the pass ends; the resumed one stores the hit again with its own thumbnail).
             if not used and hit.thumbnail:
                 hit.thumbnail.delete(save=False)
+        self.publish(force=True)
         self.last_write = 0.0  # the next progress write (with the checkpoint past this hit) goes out now
 
     def _insert_hit(self, hit: Hit) -> bool:
@@ -282,6 +287,21 @@ class JobRunner:
     def write_job_progress(self) -> None:
         self.last_write = time.monotonic()
         with_db_retry(self._write_job_progress, what=f"writing progress of job {self.job.pk}")
+        self.publish(force=True)
+
+    def publish(self, force: bool = False) -> None:
+        """The job's progress snapshot for the polling pages (searches.progress_cache), read back
+        from the database; at most every THROTTLE_S unless forced (progress writes, hits)."""
+        now = time.monotonic()
+        if not force and now - self.last_publish < THROTTLE_S:
+            return
+        self.last_publish = now
+        try:
+            with_db_retry(progress_cache.publish, self.job.pk, what=f"publishing progress of job {self.job.pk}")
+        except (DatabaseUnavailable, *TRANSIENT):
+            raise
+        except Exception:  # the pages fall back to the database: not worth failing the search for
+            log.exception("job %s: progress snapshot not published", self.job.pk)
 
     def _write_job_progress(self) -> None:
         finished = self.job.files.filter(status__in=[SearchFile.Status.DONE, SearchFile.Status.FAILED]).count()

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from searches import lifecycle
 from searches.models import SearchJob
+from searches.progress_cache import changed
 from searches.queueing import QUEUE
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,13 @@ def clear_leftover_heartbeats() -> int:
     cutoff = timezone.now() - timedelta(seconds=settings.VREID_HEARTBEAT_TIMEOUT_S)
     leftover = SearchJob.objects.filter(heartbeat_at__lt=cutoff).exclude(status=Status.RUNNING)
     # Read first: an UPDATE matching nothing still takes SQLite's write lock, on every page view.
-    return leftover.update(heartbeat_at=None) if leftover.exists() else 0
+    pks = list(leftover.values_list("pk", flat=True))
+    if not pks:
+        return 0
+    cleared = leftover.filter(pk__in=pks).update(heartbeat_at=None)
+    for pk in pks:  # settled now: their pages stop polling
+        changed(pk)
+    return cleared
 
 
 def recover_all() -> dict:

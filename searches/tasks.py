@@ -11,6 +11,7 @@ from gallery.index import job_gallery, photo_count
 from searches import lifecycle
 from searches.dbretry import TRANSIENT, DatabaseUnavailable, with_db_retry
 from searches.models import SearchJob
+from searches.progress_cache import changed
 from searches.runner import JobRunner
 from searches.staleness import recover_stale_jobs
 
@@ -39,6 +40,7 @@ def _run(job_id: int, rq_job_id: str) -> str:
         engine = get_engine(job.device)
         SearchJob.running_under(job_id, rq_job_id).update(
             ran_on=engine.device, device_fallback=engine.fallback_reason or "", models_used=engine.models)
+        changed(job_id)
         # Seen only when it takes a while: a big gallery's index built, or photos re-embedded
         # after a model change.
         photos = photo_count(job.owner)
@@ -73,6 +75,7 @@ def _heartbeat_every(job_id: int, rq_job_id: str, seconds: float):
 
 def _notice(job_id: int, rq_job_id: str, text: str) -> None:
     SearchJob.running_under(job_id, rq_job_id).update(notice=text)
+    changed(job_id)
 
 
 def _fail(job_id: int, rq_job_id: str, message: str) -> None:

@@ -5,9 +5,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.contrib.messages import get_messages
 from django.db import transaction
-from django.db.models import Count, Sum
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
@@ -21,11 +21,11 @@ from gallery.engine_cache import get_engine
 from gallery.files import serve_fieldfile
 from gallery.queries import count_of
 from gallery.views import OwnedDeleteView, OwnedMixin, ReadableMixin, visible
-from searches import export, lifecycle, review
-from searches.file_list import file_list
+from searches import export, lifecycle, progress_cache, review
 from searches.forms import NewSearchForm, SearchSettingsForm
 from searches.models import Hit, SearchFile, SearchJob
-from searches.queueing import QueueUnavailable, jobs_ahead
+from searches.progress_cache import hits_version, progress_context
+from searches.queueing import QueueUnavailable
 from searches.staleness import QUEUED_GRACE_S, fail_stale_jobs, lost_job_check_due
 from searches.timeline import build_timeline
 from searches.uploads import JobFileAdder
@@ -126,14 +126,10 @@ class JobDetailView(ReadableMixin, DetailView):
                 "vehicles_searched": self.object.vehicles.all()}
 
 
-def progress_context(job, hits_version: str) -> dict:
-    waiting = jobs_ahead(job.rq_job_id) if job.status == Status.QUEUED and job.rq_job_id else None
-    return {"job": job, "files": file_list(job), "hits_version": hits_version, "jobs_ahead": waiting}
-
-
 def progress_fragment(request, job):
-    """The progress fragment, telling the page to fetch the timeline again (HX-Trigger) when the
-    hits changed since the version the page last saw (sent back as `hits`, see hits_version)."""
+    """The progress fragment rendered from the database for this request (with its messages),
+    telling the page to fetch the timeline again (HX-Trigger) when the hits changed since the
+    version the page last saw (sent back as `hits`, see hits_version)."""
     version = hits_version(job)
     response = render(request, "searches/_progress.html", progress_context(job, version))
     seen = request.POST.get("hits") or request.GET.get("hits") or version
@@ -142,13 +138,21 @@ def progress_fragment(request, job):
     return response
 
 
-def hits_version(job, loaded_hits=None) -> str:
-    """Changes when a hit is added, removed or extended (a parked car's hit grows piece by
-    piece): the page fetches the timeline again when the version it last saw differs."""
-    if loaded_hits is not None:
-        return f"{len(loaded_hits)}-{sum(hit.end_frame for hit in loaded_hits)}"
-    seen = job.hits.aggregate(n=Count("pk"), end=Sum("end_frame"))
-    return f"{seen['n']}-{seen['end'] or 0}"
+def snapshot_response(request, snap: dict):
+    """The progress fragment from its snapshot (searches.progress_cache). Nothing changed since
+    the page's copy: 204 to htmx (it swaps nothing and keeps polling; the fragment sends its
+    version as `v`), 304 to a client that sent the ETag in If-None-Match."""
+    seen = request.GET.get("hits") or snap["hits"]
+    etag = '"' + snap["version"] + '"'
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if seen == snap["hits"]:
+        if request.GET.get("v") == snap["version"] and request.headers.get("HX-Request"):
+            return HttpResponse(status=204, headers=headers)
+        if snap["version"] in request.headers.get("If-None-Match", ""):
+            return HttpResponseNotModified(headers=headers)
+    else:
+        headers["HX-Trigger"] = "hits-changed"
+    return HttpResponse(snap["html"], headers=headers)
 
 
 def timeline_context(job) -> dict:
@@ -157,38 +161,65 @@ def timeline_context(job) -> dict:
             "hits_version": hits_version(job, hits)}
 
 
-def _needs_recovery_check(job) -> bool:
-    """Whether fail_stale_jobs() could change anything for this job, judged from the row already
-    loaded (no query): its heartbeat is overdue, or it is queued past the grace period and this
-    process's periodic check for jobs lost from Redis is due."""
+def _needs_recovery_check(status, queued_at, heartbeat_at, started_at) -> bool:
+    """Whether fail_stale_jobs() could change anything for this job, judged from the figures
+    already at hand (the snapshot's or the loaded row's; no query): its heartbeat is overdue, or
+    it is queued past the grace period and this process's periodic check for jobs lost from
+    Redis is due."""
     now = timezone.now()
-    if job.status == Status.QUEUED:
-        queued_long = job.queued_at is None or job.queued_at < now - timedelta(seconds=QUEUED_GRACE_S)
+    if status == Status.QUEUED:
+        queued_long = queued_at is None or queued_at < now - timedelta(seconds=QUEUED_GRACE_S)
         return queued_long and lost_job_check_due()
     cutoff = now - timedelta(seconds=settings.VREID_HEARTBEAT_TIMEOUT_S)
-    if job.heartbeat_at is not None:
-        return job.heartbeat_at < cutoff
-    return job.status == Status.RUNNING and job.started_at is not None and job.started_at < cutoff
+    if heartbeat_at is not None:
+        return heartbeat_at < cutoff
+    return status == Status.RUNNING and started_at is not None and started_at < cutoff
+
+
+def _recovery_due(figures: dict) -> bool:
+    return _needs_recovery_check(figures["status"], figures["queued_at"], figures["heartbeat_at"],
+                                 figures["started_at"])
+
+
+def _has_messages(request) -> bool:
+    """Messages waiting for this request (read, not consumed): the fragment then carries them."""
+    return len(get_messages(request)) > 0
 
 
 class JobProgressView(ReadableMixin, SingleObjectMixin, View):
     """htmx fragment polled every second until the job is settled (see SearchJob.is_settled: after
     a pause or cancel, until its worker has stopped and stored what it found).
 
-    Hot path (every open job page, every second): session, user, job, hits version, files (bounded,
-    see searches.file_list); no write while the job runs; the recovery sweep runs only when it
-    could matter for this job. (A COUNT subquery in the job query costs more CPU to compile than
-    the separate COUNT query.)
+    Hot path (every open job page, every second): session, user, and one cache read of the job's
+    progress snapshot (searches.progress_cache), owned by this user; 204/304 when the page already
+    has that version. No job query and no write. The database is read (and the snapshot written
+    again) only when the snapshot is missing, stale or foreign, when the recovery sweep could
+    matter for this job (judged from the snapshot), or to show messages.
     """
 
     model = SearchJob
 
     def get(self, request, *args, **kwargs):
-        job = self.get_object()
-        if _needs_recovery_check(job):
+        try:
+            snap, gen = progress_cache.read(self.kwargs["pk"])
+        except Exception as exc:  # Redis away: the database answers
+            log.warning("progress snapshot unavailable: %s", exc)
+            snap, gen = None, None
+        if snap is not None and snap["owner"] != request.user.id:
+            snap = None  # the database says 404 (or the snapshot was stale)
+        if snap is not None and not _recovery_due(snap) and not _has_messages(request):
+            return snapshot_response(request, snap)
+        job = self.get_object()  # read after the generation: publish() below may use both
+        if _needs_recovery_check(job.status, job.queued_at, job.heartbeat_at, job.started_at):
             fail_stale_jobs()
-            job = self.get_object()
-        return progress_fragment(request, job)
+            snap = progress_cache.publish(job.pk)  # after a new generation, read again
+        else:
+            snap = progress_cache.publish(job.pk, job, gen)
+        if snap is None:
+            raise Http404("no such search")
+        if _has_messages(request):
+            return progress_fragment(request, snap["job"])
+        return snapshot_response(request, snap)
 
 
 class JobTimelineView(ReadableMixin, DetailView):

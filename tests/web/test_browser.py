@@ -242,3 +242,33 @@ def test_everyday_pages_lay_out_well(live_server, page, user):
     page.goto(live_server.url + reverse("gallery:upload") + f"?vehicle={van.pk}")
     assert page.inner_text("h1") == "Add a photo of “Van”"
     shot(page, "add_photo.png")
+
+
+def test_the_polled_fragment_stays_while_nothing_changes_and_follows_each_change(live_server, page, user):
+    """htmx 2: a poll answered 204 (the page's copy is current) leaves the fragment in place and
+    polling goes on; a published change and a pause (searches.lifecycle) show up at the next poll."""
+    from django.utils import timezone
+
+    from searches import lifecycle, progress_cache
+
+    now = timezone.now()
+    job = SearchJob.objects.create(owner=user, name="watched", status=SearchJob.Status.RUNNING, progress=0.3,
+                                   started_at=now, heartbeat_at=now, rq_job_id="rq-watched")
+    SearchFile.objects.create(job=job, original_name="cam1.mp4", kind="video", status="running", progress=0.3)
+    connections.close_all()
+    log_in(page, live_server)
+    polls = []
+    page.on("response", lambda r: polls.append(r.status) if "/progress/" in r.url else None)
+    page.goto(live_server.url + job.get_absolute_url())
+    page.wait_for_timeout(3500)
+    assert polls[:1] == [200] and 204 in polls, polls  # the first copy has no version yet
+    assert page.locator("#job-progress[hx-get]").count() == 1 and page.inner_text("#job-figures").startswith("30%")
+
+    SearchJob.objects.filter(pk=job.pk).update(progress=0.6)
+    progress_cache.publish(job.pk)  # the worker's next progress write
+    page.locator("#job-figures", has_text="60%").wait_for(timeout=5000)
+    assert lifecycle.pause(job)
+    lifecycle.let_go(job.pk, "rq-watched", lifecycle.StopReason.PAUSE)
+    page.wait_for_selector("#job-progress:not([hx-get])")  # settled: polling stops
+    assert page.inner_text("#job-status") == "Paused"
+    connections.close_all()

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from gallery.models import Vehicle, VehiclePhoto
+from searches import progress_cache
 from searches.models import Hit, SearchFile, SearchJob
 from tests.web.conftest import make_vehicle
 
@@ -66,13 +67,16 @@ def _running_job(user, files=5, hits=20):
 def test_progress_fragment_query_count_does_not_grow_with_hits(alice, user, django_assert_max_num_queries):
     job = _running_job(user)
     url = reverse("searches:progress", args=[job.pk])
-    # user, job, hit count, files (the session comes from Redis); no writes while alive
+    # No snapshot yet: user, job, hit count, files (the session comes from Redis); no writes
     with django_assert_max_num_queries(4):
         response = alice.get(url, {"hits": "20-0"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'hx-trigger="every 1s"' in html and '{"hits": "20-0"}' in html  # 20 hits, ending at frame 0
+    assert 'hx-trigger="every 1s"' in html and '{"hits": "20-0", "v": "' in html  # 20 hits, ending at frame 0
     assert "HX-Trigger" not in response  # the page already shows these 20 hits
+    with django_assert_max_num_queries(1):  # then the user only: the job comes from its snapshot
+        again = alice.get(url, {"hits": "20-0"}, HTTP_HX_REQUEST="true")
+    assert again.content == response.content
 
 
 def test_a_big_running_job_polls_only_the_rows_worth_watching(alice, user, django_assert_max_num_queries):
@@ -88,6 +92,7 @@ def test_a_big_running_job_polls_only_the_rows_worth_watching(alice, user, djang
     assert "the whole list appears when the search ends" in html
 
     SearchJob.objects.filter(pk=job.pk).update(status=SearchJob.Status.DONE)
+    progress_cache.changed(job.pk)  # what searches.lifecycle.finish does after its UPDATE
     html = alice.get(url).content.decode()
     assert html.count("<tr>") == 120 and "<details>" in html and "whole list appears" not in html
 
@@ -105,9 +110,11 @@ def test_a_hit_that_grows_makes_the_page_fetch_the_timeline(alice, user):
     job = _running_job(user, files=1, hits=1)
     url = reverse("searches:progress", args=[job.pk])
     assert "HX-Trigger" not in alice.get(url, {"hits": "1-0"})
-    Hit.objects.filter(job=job).update(end_s=60.0, end_frame=1500)  # a parked car's next piece joined
+    hit = Hit.objects.get(job=job)
+    hit.end_s, hit.end_frame = 60.0, 1500
+    hit.save()  # a parked car's next piece joined (searches.hit_merge saves the hit it grows)
     assert alice.get(url, {"hits": "1-0"})["HX-Trigger"] == "hits-changed"
-    assert '{"hits": "1-1500"}' in alice.get(url, {"hits": "1-1500"}).content.decode()
+    assert '{"hits": "1-1500", "v": "' in alice.get(url, {"hits": "1-1500"}).content.decode()
 
 
 def test_progress_fragment_still_recovers_a_job_whose_worker_died(alice, user, settings, queue):
