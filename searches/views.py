@@ -21,7 +21,7 @@ from gallery.files import serve_fieldfile
 from gallery.registration import add_view, read_photo
 from gallery.storage_files import local_path
 from gallery.queries import count_of
-from gallery.views import OwnedDeleteView, OwnedMixin, ReadableMixin, visible
+from gallery.views import OwnedDeleteView, OwnedMixin, ReadableMixin, owned_or_viewable
 from searches import export
 from searches.file_list import file_list
 from searches.forms import NewSearchForm, SearchSettingsForm
@@ -351,10 +351,10 @@ def export_json(request, pk):
 
 
 def search_file(request, pk):
-    row = get_object_or_404(SearchFile, pk=pk, **visible(request.user, SearchFile, job__owner=request.user))
+    row = owned_or_viewable(request.user, SearchFile, pk, job__owner=request.user)
     return serve_fieldfile(request, row.file)
 
 
 def hit_thumbnail(request, pk):
-    hit = get_object_or_404(Hit, pk=pk, **visible(request.user, Hit, job__owner=request.user))
+    hit = owned_or_viewable(request.user, Hit, pk, job__owner=request.user)
     return serve_fieldfile(request, hit.thumbnail)

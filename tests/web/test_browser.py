@@ -56,7 +56,9 @@ def test_login_register_search_and_see_the_hit(live_server, page, user, car_fram
     page.set_input_files("#id_photo", str(car_frame_jpg))
     page.click("text=Find vehicles")
     page.wait_for_selector(".det-box")
-    box = page.locator(".det-box").first.bounding_box()  # placed by static/js/layout.js
+    # static/js/layout.js places the boxes once the photo has loaded (slow on a busy machine).
+    page.wait_for_function("document.querySelector('.det-box').getBoundingClientRect().height > 10")
+    box = page.locator(".det-box").first.bounding_box()
     assert box and box["width"] > 10 and box["height"] > 10
     index = pick_index(PendingPhoto.objects.get(owner=user))
     page.click(f"#det-{index}")
