@@ -230,21 +230,27 @@ class NegativeDeleteView(OwnedMixin, View):
 
 
 def negative_file(request, pk):
-    negative = get_object_or_404(NegativeExample, pk=pk, **visible(request.user, NegativeExample, vehicle__owner=request.user))
+    negative = owned_or_viewable(request.user, NegativeExample, pk, vehicle__owner=request.user)
     return serve_fieldfile(request, negative.thumbnail)
 
 
-def visible(user, model, **owner_lookup) -> dict:
-    """Filter for media: the owner's, or any with the model's view permission (the admin's
-    thumbnails; staff status alone shows nothing)."""
-    return {} if user.has_perm(view_permission(model)) else owner_lookup
+def owned_or_viewable(user, model, pk, **owner_lookup):
+    """For media: the user's own object, or another's with the model's view permission (the
+    admin's thumbnails; staff status alone shows nothing); else 404. The permission is looked
+    up only for objects that are not the user's own (a page loads dozens of thumbnails)."""
+    found = model._default_manager.filter(pk=pk, **owner_lookup).first()
+    if found is None and user.has_perm(view_permission(model)):
+        found = model._default_manager.filter(pk=pk).first()
+    if found is None:
+        raise Http404(f"No {model._meta.verbose_name} {pk}")
+    return found
 
 
 def photo_file(request, pk, kind):
-    photo = get_object_or_404(VehiclePhoto, pk=pk, **visible(request.user, VehiclePhoto, vehicle__owner=request.user))
+    photo = owned_or_viewable(request.user, VehiclePhoto, pk, vehicle__owner=request.user)
     return serve_fieldfile(request, photo.crop if kind == "crop" else photo.image)
 
 
 def pending_file(request, pk):
-    pending = get_object_or_404(PendingPhoto, pk=pk, **visible(request.user, PendingPhoto, owner=request.user))
+    pending = owned_or_viewable(request.user, PendingPhoto, pk, owner=request.user)
     return serve_fieldfile(request, pending.image)

@@ -20,7 +20,7 @@ from gallery.boxes import percent_box
 from gallery.engine_cache import get_engine
 from gallery.files import serve_fieldfile
 from gallery.queries import count_of
-from gallery.views import OwnedDeleteView, OwnedMixin, ReadableMixin, visible
+from gallery.views import OwnedDeleteView, OwnedMixin, ReadableMixin, owned_or_viewable
 from searches import export, lifecycle, progress_cache, review
 from searches.forms import NewSearchForm, SearchSettingsForm
 from searches.models import Hit, SearchFile, SearchJob
@@ -394,10 +394,10 @@ def export_json(request, pk):
 
 
 def search_file(request, pk):
-    row = get_object_or_404(SearchFile, pk=pk, **visible(request.user, SearchFile, job__owner=request.user))
+    row = owned_or_viewable(request.user, SearchFile, pk, job__owner=request.user)
     return serve_fieldfile(request, row.file)
 
 
 def hit_thumbnail(request, pk):
-    hit = get_object_or_404(Hit, pk=pk, **visible(request.user, Hit, job__owner=request.user))
+    hit = owned_or_viewable(request.user, Hit, pk, job__owner=request.user)
     return serve_fieldfile(request, hit.thumbnail)

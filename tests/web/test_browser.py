@@ -89,6 +89,10 @@ def test_register_search_cancel_confirm_and_see_it_in_the_admin(
     page.set_input_files("#id_photo", str(car_frame_jpg))
     page.click("text=Find vehicles")
     page.wait_for_selector("#det-0.chosen")
+    # static/js/layout.js places the boxes once the photo has loaded (slow on a busy machine).
+    page.wait_for_function("document.querySelector('.det-box').getBoundingClientRect().height > 10")
+    box = page.locator(".det-box").first.bounding_box()
+    assert box and box["width"] > 10 and box["height"] > 10
     assert page.inner_text("#box-text").startswith("Box: white car")
     index = pick_index(PendingPhoto.objects.get(owner=user))
     page.click(f"#det-{index}")

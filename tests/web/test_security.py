@@ -363,3 +363,16 @@ def test_the_database_and_media_are_private(tmp_path, settings):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
     start = (ROOT / "scripts" / "start.sh").read_text()
     assert "umask 077" in start  # files made by the processes it starts (SQLite's own, Redis's)
+
+
+def test_owners_media_costs_no_permission_lookup(client, other_user, things, django_assert_max_num_queries):
+    """A gallery page loads dozens of thumbnails: the owner's own are served without asking
+    for permissions (only another user's object needs the view permission)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(other_user)  # Bob, the owner
+    for name in MEDIA_URLS:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(things["urls"][name]).status_code == 200
+        assert not [q["sql"] for q in queries if "auth_permission" in q["sql"]], name
