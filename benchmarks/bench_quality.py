@@ -157,9 +157,8 @@ def pairs_section(embedders: list[str], attributes: str | None) -> list[str]:
         if model is not None:
             attrs = model.classify(crops)
             for rule in ("colours", "types"):
-                agree = lambda i, j: api.agreement(getattr(attrs[i], rule), getattr(attrs[j], rule))  # noqa: E731
-                same_a = np.array([agree(i, j) for i, j in same_idx])
-                diff_a = np.array([agree(i, j) for i, j in diff_idx])
+                same_a = np.array([api.agreement(getattr(attrs[i], rule), getattr(attrs[j], rule)) for i, j in same_idx])
+                diff_a = np.array([api.agreement(getattr(attrs[i], rule), getattr(attrs[j], rule)) for i, j in diff_idx])
                 for t in (0.02, 0.05, 0.1, 0.2):
                     att_rows.append(f"| {clip} | {rule[:-1]} | {t:.2f} | {(same_a < t).mean():.1%} | {(diff_a < t).mean():.1%} |")
     if att_rows:

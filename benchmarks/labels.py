@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 LABELS = Path(__file__).resolve().parent / "labels"
+SCORE_STEPS = tuple(round(0.15 + 0.05 * i, 2) for i in range(17))  # 0.15 .. 0.95
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def match_frame(detections: list[tuple[tuple, float]], truth: list[Box], min_iou
 
 
 def pr_curve(per_frame: dict[int, list[tuple[tuple, float]]], labels: ClipLabels,
-             thresholds=np.arange(0.15, 0.96, 0.05)) -> list[dict]:
+             thresholds=SCORE_STEPS) -> list[dict]:
     """Recall and precision at IoU 0.5 for each score threshold."""
     rows = []
     for t in thresholds:

@@ -162,7 +162,7 @@ async def drive(host: str, port: int, paths: list[str], cookie: str, rate: float
     started = time.monotonic()
     try:
         await asyncio.wait_for(asyncio.gather(*tasks), duration + timeout_s + 5)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
     wall = time.monotonic() - started - 0.5
     for task in tasks:

@@ -15,7 +15,12 @@ from engine.matching import MatchRules, VehicleProfile, agreement
 from engine.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, probe, read_frame, read_image
 from engine.pipeline import Engine, EngineConfig, VideoOptions
 from engine.registry import (
-    ModelSpec, default_name, list_models, resolve_attributes, resolve_detector, resolve_embedder,
+    ModelSpec,
+    default_name,
+    list_models,
+    resolve_attributes,
+    resolve_detector,
+    resolve_embedder,
 )
 from engine.runtime import available_devices
 from engine.types import (

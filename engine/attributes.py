@@ -5,7 +5,8 @@ Attributes are optional everywhere: without the model's files the engine runs wi
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import cv2
 import numpy as np

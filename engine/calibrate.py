@@ -10,9 +10,10 @@ confident tracks are used; the pairs are a lower bound on how well the embedder 
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Callable, Optional, Sequence
+from typing import Optional
 
 import numpy as np
 from scipy.stats import mannwhitneyu

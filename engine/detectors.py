@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import ast
 import math
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import Iterable, Optional
+from typing import Optional
 
 import cv2
 import numpy as np

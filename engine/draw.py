@@ -1,7 +1,8 @@
 """Pictures for people: boxes drawn on frames, JPEG thumbnails."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import cv2
 import numpy as np

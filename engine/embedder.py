@@ -2,7 +2,8 @@
 1 - dot), batched, through the runtime engine.runtime picks for the file."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import cv2
 import numpy as np

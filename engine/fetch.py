@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import sys
 import urllib.error
 import urllib.request
@@ -85,7 +84,7 @@ def _download(item: ModelFile, part: Path, timeout: float, quiet: bool) -> None:
         response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
         raise FetchError(f"{item.name}: {host} answered HTTP {exc.code} for {item.url}") from None
-    except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as exc:
+    except (TimeoutError, urllib.error.URLError, ConnectionError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise Offline(f"{item.name}: could not reach {host} ({reason}); offline? "
                       f"Copy the file from {item.url} into a model folder by hand.") from None
@@ -103,7 +102,7 @@ def _download(item: ModelFile, part: Path, timeout: float, quiet: bool) -> None:
                 digest.update(chunk)
                 received += len(chunk)
                 bar.update(len(chunk))
-    except (OSError, socket.timeout, urllib.error.URLError) as exc:
+    except (TimeoutError, OSError, urllib.error.URLError) as exc:
         raise FetchError(f"{item.name}: download cut off after {received:,} bytes ({exc}); "
                          "run the command again") from None
     _check(item, received, announced, digest.hexdigest(), algorithm, expected)

@@ -29,8 +29,9 @@ import json
 import math
 import os
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Optional
 
 import faiss
 import numpy as np
@@ -111,7 +112,7 @@ class Gallery:
 
     # --- building -------------------------------------------------------------------------
     @classmethod
-    def build(cls, ids: Sequence[int], vectors: np.ndarray, **kw) -> "Gallery":
+    def build(cls, ids: Sequence[int], vectors: np.ndarray, **kw) -> Gallery:
         vectors = np.asarray(vectors, dtype=np.float32)
         gallery = cls(kw.pop("dim", vectors.shape[-1]), **kw)
         gallery.add(ids, vectors)
@@ -205,7 +206,7 @@ class Gallery:
 
     @classmethod
     def load(cls, path: str | os.PathLike, expect_dim: Optional[int] = None,
-             expect_embedder: Optional[str] = None) -> "Gallery":
+             expect_embedder: Optional[str] = None) -> Gallery:
         index_path, meta_path = _paths(path)
         meta = _read_meta(meta_path)
         if not index_path.is_file():

@@ -7,8 +7,9 @@ in time or are separated by at most `gap_s` become one Interval.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
+from typing import Optional
 
 import numpy as np
 

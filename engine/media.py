@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -42,7 +43,7 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = None) -> np.nda
                 img = _reduced(img, max_pixels)
             img = ImageOps.exif_transpose(img).convert("RGB")
     except _NotAnImage:
-        raise MediaError(f"{path.name}: not a readable image (corrupt or unsupported format)")
+        raise MediaError(f"{path.name}: not a readable image (corrupt or unsupported format)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise MediaError(f"{path.name}: corrupt or truncated image ({exc})") from exc
     return np.ascontiguousarray(np.asarray(img)[:, :, ::-1])
@@ -132,7 +133,7 @@ def _open_pil(path: Path) -> Image.Image:
             f"{path.name}: image dimensions are over the limit of {settings().max_image_pixels:,} pixels "
             "(possible decompression bomb)") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise _NotAnImage()
+        raise _NotAnImage() from None
 
 
 def _probe_image(path: Path) -> MediaInfo:
@@ -141,7 +142,7 @@ def _probe_image(path: Path) -> MediaInfo:
             size, fmt = img.size, img.format
     except _NotAnImage:
         if path.suffix.lower() in IMAGE_EXTENSIONS:  # named as an image: don't try video
-            raise MediaError(f"{path.name}: not a readable image (corrupt or unsupported format)")
+            raise MediaError(f"{path.name}: not a readable image (corrupt or unsupported format)") from None
         raise
     if fmt in {"MPEG", "GIF"} and path.suffix.lower() in VIDEO_EXTENSIONS:
         raise _NotAnImage()

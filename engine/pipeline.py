@@ -3,8 +3,9 @@ crops per track, search, merge into intervals), with progress and pause/cancel c
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -18,12 +19,20 @@ from engine.intervals import IntervalMerger, TrackMatch, join_pieces
 from engine.matching import Decision, Matcher, MatchRules, VehicleProfile
 from engine.media import frame_count, iter_frames, read_image
 from engine.motion import MotionProposer, merge_proposals
-from engine.scene import CutDetector
 from engine.registry import resolve_attributes, resolve_detector, resolve_embedder
+from engine.scene import CutDetector
 from engine.track_crops import TrackBook, TrackRecord, shrink_frame
 from engine.tracker import ByteTracker
 from engine.types import (
-    Attributes, Box, Detection, ImageHit, ImageResult, Interval, Progress, Refusal, VideoResult,
+    Attributes,
+    Box,
+    Detection,
+    ImageHit,
+    ImageResult,
+    Interval,
+    Progress,
+    Refusal,
+    VideoResult,
     VideoStats,
 )
 
@@ -148,7 +157,7 @@ class Engine:
     def embed_box(self, image: np.ndarray, box: Box) -> np.ndarray:
         return self.embedder.embed([crop(image, box)])[0]
 
-    def matcher(self, gallery: Gallery, options: "VideoOptions",
+    def matcher(self, gallery: Gallery, options: VideoOptions,
                 profiles: Optional[dict[int, VehicleProfile]] = None) -> Matcher:
         rules = MatchRules(
             threshold=self.threshold if options.threshold is None else options.threshold,
@@ -158,7 +167,7 @@ class Engine:
         return Matcher(gallery, rules, profiles, k=options.top_k)
 
     # -- images ------------------------------------------------------------------------
-    def search_image(self, image, gallery: Gallery, options: Optional["VideoOptions"] = None,
+    def search_image(self, image, gallery: Gallery, options: Optional[VideoOptions] = None,
                      profiles: Optional[dict[int, VehicleProfile]] = None) -> ImageResult:
         """Every vehicle in the image matched against the gallery: the best hit per vehicle id,
         and the near-matches refused by the colour/type and negative-example rules. Of

@@ -9,7 +9,8 @@ score = size * sharpness * edge * aspect, each in [0, 1]:
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import cv2
 import numpy as np

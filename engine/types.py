@@ -41,14 +41,14 @@ class Attributes:
                 "types": {k: round(v, 3) for k, v in self.types.items()}}
 
     @classmethod
-    def from_dict(cls, data: Optional[dict]) -> Optional["Attributes"]:
+    def from_dict(cls, data: Optional[dict]) -> Optional[Attributes]:
         if not data or not data.get("colours") or not data.get("types"):
             return None
         return cls({k: float(v) for k, v in data["colours"].items()},
                    {k: float(v) for k, v in data["types"].items()})
 
     @classmethod
-    def mean(cls, items) -> Optional["Attributes"]:
+    def mean(cls, items) -> Optional[Attributes]:
         items = [a for a in items if a is not None]
         if not items:
             return None

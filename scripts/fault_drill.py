@@ -336,7 +336,7 @@ class Drill:
         """Run an ORM call from the drill itself, riding out the outages the drill causes."""
         from django.db import InterfaceError, OperationalError, connection
 
-        for attempt in range(60):
+        for _ in range(60):
             try:
                 return fn()
             except (OperationalError, InterfaceError):

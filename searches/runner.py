@@ -19,8 +19,8 @@ Each progress write and each hit also publishes the job's progress snapshot for 
 import logging
 import time
 
-from django.db.models import Sum
 from django.db import IntegrityError
+from django.db.models import Sum
 from django.utils import timezone
 
 from engine import api

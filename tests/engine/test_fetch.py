@@ -46,7 +46,7 @@ def server():
     httpd.shutdown()
 
 
-def spec(url, name="model.bin", sha256=None, size=len(PAYLOAD)):
+def spec(url, name="model.bin", sha256=None, size=102400):
     item = ModelFile(name=name, url=url, size=size, sha256=sha256 or hashlib.sha256(PAYLOAD).hexdigest())
     return ModelSpec(kind="embedder", name="test-model", path=Path(name),
                      format="embedding", input_size=(8, 8), files=(item,))

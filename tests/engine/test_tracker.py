@@ -56,7 +56,7 @@ def test_frames_without_detections_then_reacquire_same_id():
     tr = ByteTracker(max_lost=10)
     for i in range(5):
         tr.update([det(10 * i, 0)])
-    for i in range(5, 8):  # lost for 3 frames; the Kalman filter keeps moving the box
+    for _ in range(5, 8):  # lost for 3 frames; the Kalman filter keeps moving the box
         assert tr.update([]) == []
     out = tr.update([det(80, 0)])
     assert [t.track_id for t in out] == [1]
@@ -93,6 +93,6 @@ def test_tentative_track_dies_without_an_id():
     tr = ByteTracker(min_hits=3)
     tr.update([det(0, 0)])
     tr.update([])  # one miss ends a tentative track
-    for i in range(3):
+    for _ in range(3):
         out = tr.update([det(200, 200)])
     assert [t.track_id for t in out] == [1]  # ids are dense: the dead one never got one
