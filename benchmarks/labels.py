@@ -6,8 +6,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 LABELS = Path(__file__).resolve().parent / "labels"
 SCORE_STEPS = tuple(round(0.15 + 0.05 * i, 2) for i in range(17))  # 0.15 .. 0.95
 
