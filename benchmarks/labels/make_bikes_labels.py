@@ -10,7 +10,8 @@ or (ign=True given explicitly) if only an unrecognisable sliver of a vehicle
 is visible in that still frame (see bikes-NOTES.md).
 Run:  /work/main/.venv/bin/python make_bikes_labels.py   (stdlib only)
 """
-import json, os
+import json
+import os
 
 W, H, STEP, MIN_H = 640, 272, 5, 24
 

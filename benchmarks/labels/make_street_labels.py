@@ -8,7 +8,8 @@ Frame index = 0-based index in sequential cv2.VideoCapture.read() decoding.  Wit
 in /work/main/.venv (4.x/5.0, FFmpeg backend) the file decodes to 734 frames (CAP_PROP_FRAME_COUNT
 claims 754), so the labelled frames are 0, 5, ..., 730 (147 frames).
 """
-import json, os
+import json
+import os
 
 W, H = 640, 360
 STEP = 5
