@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Iterator, Optional
+from collections.abc import Iterator
+from typing import Optional
+
+import numpy as np
 
 from engine.media import iter_frames
 
@@ -37,7 +40,7 @@ class FrameReader:
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
-    def __enter__(self) -> "FrameReader":
+    def __enter__(self) -> FrameReader:
         # (A missing or unreadable file fails on the first frame: raised by __iter__.)
         self._frames = iter_frames(self.path, self.stride, self.start_frame)
         self._thread = threading.Thread(target=self._run, name="vreid-decode", daemon=True)
@@ -47,7 +50,7 @@ class FrameReader:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def __iter__(self) -> Iterator[tuple[int, float, "object"]]:
+    def __iter__(self) -> Iterator[tuple[int, float, np.ndarray]]:
         if self._thread is None:
             raise RuntimeError("FrameReader is used as a context manager")
         while True:
