@@ -14,13 +14,17 @@ only when that is needed:
               after, every frame is detected;
 - "cut":      a scene cut (engine.scene.CutDetector): off for `hold_s` too;
 - "hold":     within `hold_s` of a camera change or a cut;
+- "track":    the tracker has a new (tentative) track, which needs a detection in the next frame
+              to be confirmed;
 - "periodic": nothing moved for `period_s`: detect anyway, now and then (a stopped vehicle, a
               detector that needed a second look, light that changed too slowly to show).
 
 On a skipped frame the picture is the one the detector last saw (no pixel changed beyond sensor
-noise), so the pipeline hands the tracker the detections of that frame again: tracks stay alive
-and their boxes stay where they are, and every time-based rule (track ends, idle and segment
-splits, interval merging) sees every analysed frame exactly as without gating.
+noise), so the pipeline hands the tracker the boxes that confirmed tracks took in that frame
+again: tracks stay alive and their boxes stay where they are, and every time-based rule (track
+ends, idle and segment splits, interval merging) sees every analysed frame exactly as without
+gating. A box the detector found once and no track took is not repeated (a false positive must
+not become a track by being copied), and a new track gets a real detection in the next frame.
 
 Cost: a resize and a subtraction of 160x90 pixels, ~0.1-0.3 ms a frame (720p), against ~35 ms
 for the detector.
@@ -65,10 +69,11 @@ class MotionGate:
         height = max(1, round(grey.shape[0] * self.width / grey.shape[1]))
         return cv2.resize(grey, (self.width, height), interpolation=cv2.INTER_AREA)
 
-    def check(self, frame: np.ndarray, time_s: float, cut: bool = False) -> bool:
-        """Whether the detector must run on this frame (see the module doc for the reasons)."""
+    def check(self, frame: np.ndarray, time_s: float, cut: bool = False, track_waits: bool = False) -> bool:
+        """Whether the detector must run on this frame (see the module doc for the reasons);
+        `track_waits`: a new track needs this frame's detection."""
         thumb = self.thumbnail(frame)
-        reason = self._reason(thumb, time_s, cut)
+        reason = self._reason(thumb, time_s, cut, track_waits)
         self.last_reason = reason
         if reason is None:
             self.skipped += 1
@@ -81,7 +86,7 @@ class MotionGate:
     def detected(self) -> int:
         return sum(self.reasons.values())
 
-    def _reason(self, thumb: np.ndarray, time_s: float, cut: bool) -> Optional[str]:
+    def _reason(self, thumb: np.ndarray, time_s: float, cut: bool, track_waits: bool) -> Optional[str]:
         if self._ref is None or self._ref.shape != thumb.shape:
             return "first"
         if cut:
@@ -95,6 +100,8 @@ class MotionGate:
             return "hold"
         if changed >= self.min_changed_px:
             return "motion"
+        if track_waits:
+            return "track"
         if time_s - self._ref_s >= self.period_s - 1e-9:
             return "periodic"
         return None

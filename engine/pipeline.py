@@ -235,7 +235,8 @@ class _VideoRun:
         # which only the tracker can take (tracking=False would embed them all again).
         gated = options.camera == "fixed" and options.tracking and options.proposals != "motion"
         self.gate = MotionGate() if gated else None
-        self._held: list[Detection] = []  # the detector's boxes of the last frame it ran on
+        # The last detected frame's boxes that confirmed tracks took: what a skipped frame shows.
+        self._held: list[Detection] = []
         self.speed = SpeedMeter()
         self.intervals: list[Interval] = []
         self.stats = VideoStats(None, 0, 0, 0, 0, 0, 0.0)
@@ -286,6 +287,10 @@ class _VideoRun:
             self._match_each_detection(index, time_s, frame, detections)
         else:
             tracks = self.tracker.update(detections)
+            if self.gate is not None and self.gate.last_reason is not None:
+                # Hold only what confirmed tracks took: a box seen in one frame (a false positive,
+                # or a new track's first sighting) is never repeated into a track of its own.
+                self._held = [detections[t.det_index] for t in tracks if t.det_index is not None]
             self.book.observe(index, time_s, frame, tracks, detections)
             self._decide(self.book.ended(self.tracker.active_ids) + self.book.split_long(self.opt.segment_s)
                          + self.book.split_idle(time_s, IDLE_S))
@@ -295,9 +300,9 @@ class _VideoRun:
     def _propose(self, frame: np.ndarray, time_s: float, cut: bool) -> list[Detection]:
         if self.opt.proposals == "motion":
             return self._count(self.motion.propose(frame))
-        if self.gate is None or self.gate.check(frame, time_s, cut):
+        if self.gate is None or self.gate.check(frame, time_s, cut, self.tracker.has_tentative):
             detect = self.engine.detect_for_tracking if self.tracker else self.engine.detect
-            detections = self._held = detect(frame)
+            detections = detect(frame)
             self.stats.frames_detected += 1
             self._count(detections)
         else:  # nothing changed since the detector's last frame: its boxes still hold

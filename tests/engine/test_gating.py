@@ -150,15 +150,18 @@ def test_pipeline_runs_the_detector_through_a_pan_and_after_a_cut(tmp_path, engi
         for frame in frames:
             writer.write(frame)
     writer.release()
-    # What the gate decides on the decoded frames is what the pipeline does.
+    # The gate alone on the decoded frames; the pipeline's gate also detects when a new track waits
+    # for its confirming detection, so it detects at least these frames.
     gate, cuts = MotionGate(), CutDetector()
     for _, t, frame in iter_frames(path):
         gate.check(frame, t, cut=cuts.is_cut(frame))
-    result = engine.search_video(path, street_gallery, api.VideoOptions(camera="fixed", threshold=MECHANICS_THRESHOLD))
-    assert result.stats.cuts == 1
-    assert result.stats.frames_detected == gate.detected and result.stats.frames_skipped == gate.skipped
     assert gate.reasons["camera"] + gate.reasons["hold"] >= len(parts["pan"]) + 10
-    assert gate.skipped >= 60  # the still stretches
+    result = engine.search_video(path, street_gallery, api.VideoOptions(camera="fixed", threshold=MECHANICS_THRESHOLD))
+    stats = result.stats
+    assert stats.cuts == 1
+    assert stats.frames_detected >= gate.reasons["first"] + gate.reasons["camera"] + gate.reasons["hold"] + 1
+    assert stats.frames_skipped >= 60, stats  # the still stretches
+    assert stats.frames_detected + stats.frames_skipped == stats.frames_processed == sum(map(len, parts.values()))
     assert not _decode_threads()
 
 
