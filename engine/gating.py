@@ -47,7 +47,7 @@ PIXEL_CHANGE = 16
 class MotionGate:
     def __init__(self, width: int = GATE_WIDTH, pixel_change: int = PIXEL_CHANGE,
                  min_changed_px: int = 2, camera_fraction: float = 0.25,
-                 camera_shift_px: float = 0.4, period_s: float = 1.0, hold_s: float = 1.0):
+                 camera_shift_px: float = 0.4, period_s: float = 2.0, hold_s: float = 1.0):
         self.width = width
         self.pixel_change = pixel_change
         self.min_changed_px = min_changed_px  # thumbnail pixels: a vehicle 40 px wide is ~100
@@ -55,6 +55,8 @@ class MotionGate:
         # Global shift, thumbnail pixels: a 4 px pan at 640 px is 1; a vehicle moving through a
         # still street shifts the correlation peak by < 0.1 (street-parked-cars.mp4).
         self.camera_shift_px = camera_shift_px
+        # Nothing moved for this long: detect anyway. 1 s spent half the detector's time on the
+        # still stretches of benchmarks/bench_long.py's clip; 2 s found the same intervals.
         self.period_s = period_s
         self.hold_s = hold_s
         self.reasons: Counter = Counter()  # frames detected, by reason
