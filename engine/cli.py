@@ -14,6 +14,7 @@ from engine import api
 from engine.calibrate import choose_threshold, collect_tracks, pair_distances, table
 from engine.calibration_report import calibration_text, write_calibration
 from engine.fetch import FetchError, Offline, fetch, verified
+from engine.gating import CAMERA_MODES
 from engine.pipeline import PROPOSAL_MODES, TRACK_VOTES
 from engine.registry import KINDS, load_registry, model_dirs
 from engine.reid_eval import evaluate_folder, evaluate_split
@@ -63,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--threshold", type=float, help="cosine distance (default: model card)")
     search.add_argument("--no-tracking", action="store_true", help="embed every detection")
     search.add_argument("--proposals", choices=PROPOSAL_MODES, default="detector")
+    search.add_argument("--camera", choices=CAMERA_MODES, default=api.VideoOptions.camera,
+                        help="fixed: run the detector only where the picture changed (fast on still "
+                             "footage; falls back to every frame while the camera moves); moving: every frame")
     search.add_argument("--segment-s", type=float, default=api.VideoOptions.segment_s,
                         help="a vehicle in view longer than this is matched once per segment")
     search.add_argument("--track-vote", choices=TRACK_VOTES, default=api.VideoOptions.track_vote,
@@ -208,7 +212,7 @@ def cmd_search(args) -> int:
     options = api.VideoOptions(
         frame_stride=args.stride, tracking=not args.no_tracking,
         threshold=args.threshold, proposals=args.proposals, segment_s=args.segment_s,
-        track_vote=args.track_vote,
+        track_vote=args.track_vote, camera=args.camera,
     )
     rows, errors = [], []
     for path in files:

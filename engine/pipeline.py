@@ -10,15 +10,18 @@ from typing import Optional
 import numpy as np
 
 from engine.attributes import load_attributes
+from engine.decode import FrameReader
 from engine.detectors import VEHICLE_CLASSES, load_detector
 from engine.draw import crop
 from engine.embedder import Embedder
 from engine.errors import EngineError, Interrupted
 from engine.gallery import Gallery
+from engine.gating import CAMERA_MODES, MotionGate
 from engine.intervals import IntervalMerger, TrackMatch, join_pieces
 from engine.matching import Decision, Matcher, MatchRules, VehicleProfile
-from engine.media import frame_count, iter_frames, read_image
+from engine.media import frame_count, read_image
 from engine.motion import MotionProposer, merge_proposals
+from engine.progress import SpeedMeter
 from engine.registry import resolve_attributes, resolve_detector, resolve_embedder
 from engine.scene import CutDetector
 from engine.track_crops import TrackBook, TrackRecord, shrink_frame
@@ -78,6 +81,10 @@ class VideoOptions:
     min_colour_agreement: float = MatchRules.min_colour_agreement
     min_type_agreement: float = MatchRules.min_type_agreement
     negative_margin: float = MatchRules.negative_margin
+    # "fixed": the detector runs only where the picture changed, now and then when nothing moves,
+    # and on every frame while the camera moves or after a cut (engine.gating); needs tracking.
+    # "moving": the detector runs on every analysed frame.
+    camera: str = "moving"
 
     def __post_init__(self):
         if self.frame_stride < 1:
@@ -88,6 +95,8 @@ class VideoOptions:
             raise EngineError("segment_s must be more than 0")
         if self.proposals not in PROPOSAL_MODES:
             raise EngineError(f"proposals must be one of {', '.join(PROPOSAL_MODES)}")
+        if self.camera not in CAMERA_MODES:
+            raise EngineError(f"camera must be one of {', '.join(CAMERA_MODES)}")
 
 
 class Engine:
@@ -231,6 +240,13 @@ class _VideoRun:
         self.book = TrackBook(options.max_embeds_per_track)
         self.cuts = CutDetector()
         self.motion = MotionProposer() if options.proposals != "detector" else None
+        # Gating only with a detector and a tracker: a skipped frame repeats the last detections,
+        # which only the tracker can take (tracking=False would embed them all again).
+        gated = options.camera == "fixed" and options.tracking and options.proposals != "motion"
+        self.gate = MotionGate() if gated else None
+        # The last detected frame's boxes that confirmed tracks took: what a skipped frame shows.
+        self._held: list[Detection] = []
+        self.speed = SpeedMeter()
         self.intervals: list[Interval] = []
         self.stats = VideoStats(None, 0, 0, 0, 0, 0, 0.0)
         self.shape = (0, 0)
@@ -240,36 +256,38 @@ class _VideoRun:
         total = frame_count(path)
         self.stats.frames_total = total
         started = last_check = last_progress = time.monotonic()
+        self.speed.update(started, self.opt.start_frame)
         index = self.opt.start_frame
-        for index, time_s, frame in iter_frames(path, self.opt.frame_stride, self.opt.start_frame):
-            now = time.monotonic()
-            if now - last_check >= STOP_CHECK_S:
-                last_check = now
-                reason = self.should_stop()
-                if reason:
-                    self._finish()
-                    raise Interrupted(reason, index)
-            self.shape = frame.shape[:2]
-            self.fps = index / time_s if time_s > 0 else self.fps
-            self._process(index, time_s, frame)
-            self.stats.frames_read = index + 1 - self.opt.start_frame
-            if now - last_progress >= PROGRESS_S:
-                last_progress = now
-                self._report(index + 1, total, now - started, resume=self._resume_point(index + self.opt.frame_stride))
+        with FrameReader(path, self.opt.frame_stride, self.opt.start_frame) as frames:
+            for index, time_s, frame in frames:
+                now = time.monotonic()
+                if now - last_check >= STOP_CHECK_S:
+                    last_check = now
+                    reason = self.should_stop()
+                    if reason:
+                        self._finish()
+                        raise Interrupted(reason, index)
+                self.shape = frame.shape[:2]
+                self.fps = index / time_s if time_s > 0 else self.fps
+                self._process(index, time_s, frame)
+                self.stats.frames_read = index + 1 - self.opt.start_frame
+                if now - last_progress >= PROGRESS_S:
+                    last_progress = now
+                    self._report(index + 1, total, now, resume=self._resume_point(index + self.opt.frame_stride))
         if self.stats.frames_processed == 0 and self.opt.start_frame == 0:
             raise EngineError(f"{getattr(path, 'name', path)}: video has no decodable frames")
         self._finish()
         self.stats.seconds = time.monotonic() - started
-        self._report(total or index + 1, total, self.stats.seconds, done=True)
+        self._report(total or index + 1, total, time.monotonic(), done=True)
         height, width = self.shape
         return VideoResult(join_pieces(self.intervals, self.opt.merge_gap_s), self.stats, self.fps, width, height,
                            self.refusals)
 
     def _process(self, index: int, time_s: float, frame: np.ndarray) -> None:
-        detections = self._propose(frame)
+        cut = self.tracker is not None and self.cuts.is_cut(frame)
+        detections = self._propose(frame, time_s, cut)
         self.stats.frames_processed += 1
-        self.stats.detections += sum(d.score >= self.engine.min_score for d in detections)
-        if self.tracker is not None and self.cuts.is_cut(frame):
+        if cut:
             # A new shot: every track of the last one ends here, none carries over.
             self._decide(self.book.flush())
             self.tracker.reset()
@@ -278,19 +296,33 @@ class _VideoRun:
             self._match_each_detection(index, time_s, frame, detections)
         else:
             tracks = self.tracker.update(detections)
+            if self.gate is not None and self.gate.last_reason is not None:
+                # Hold only what confirmed tracks took: a box seen in one frame (a false positive,
+                # or a new track's first sighting) is never repeated into a track of its own.
+                self._held = [detections[t.det_index] for t in tracks if t.det_index is not None]
             self.book.observe(index, time_s, frame, tracks, detections)
             self._decide(self.book.ended(self.tracker.active_ids) + self.book.split_long(self.opt.segment_s)
                          + self.book.split_idle(time_s, IDLE_S))
         # An open track may still add a match that starts at its first sighting.
         self._emit(self.merger.close_before(self.book.oldest_start(time_s)))
 
-    def _propose(self, frame: np.ndarray) -> list[Detection]:
+    def _propose(self, frame: np.ndarray, time_s: float, cut: bool) -> list[Detection]:
         if self.opt.proposals == "motion":
-            return self.motion.propose(frame)
-        detect = self.engine.detect_for_tracking if self.tracker else self.engine.detect
-        detections = detect(frame)
+            return self._count(self.motion.propose(frame))
+        if self.gate is None or self.gate.check(frame, time_s, cut, self.tracker.has_tentative):
+            detect = self.engine.detect_for_tracking if self.tracker else self.engine.detect
+            detections = detect(frame)
+            self.stats.frames_detected += 1
+            self._count(detections)
+        else:  # nothing changed since the detector's last frame: its boxes still hold
+            detections = self._held
+            self.stats.frames_skipped += 1
         if self.opt.proposals == "both":
             detections = merge_proposals(detections, self.motion.propose(frame))
+        return detections
+
+    def _count(self, detections: list[Detection]) -> list[Detection]:
+        self.stats.detections += sum(d.score >= self.engine.min_score for d in detections)
         return detections
 
     def _match_each_detection(self, index, time_s, frame, detections) -> None:
@@ -374,10 +406,11 @@ class _VideoRun:
         """The frame to restart from after a crash: the start of anything not yet reported."""
         return min(self.book.oldest_frame(next_index), self.merger.oldest_open_frame(next_index), next_index)
 
-    def _report(self, frames_done: int, total: Optional[int], elapsed: float, done=False,
+    def _report(self, frames_done: int, total: Optional[int], now: float, done=False,
                 resume: Optional[int] = None) -> None:
-        done_here = max(frames_done - self.opt.start_frame, 0)
-        speed = done_here / elapsed if elapsed > 0 else 0.0
+        """Speed and ETA from the last few seconds (engine.progress), not the whole run's average."""
+        speed = self.speed.update(now, frames_done) or 0.0
         fraction = 1.0 if done else (min(frames_done / total, 1.0) if total else 0.0)
-        eta = (total - frames_done) / speed if total and speed > 0 and not done else (0.0 if done else None)
-        self.on_progress(Progress(fraction, frames_done, total, speed, eta, resume))
+        eta = 0.0 if done else (self.speed.eta(total - frames_done) if total else None)
+        self.on_progress(Progress(fraction, frames_done, total, speed, eta, resume,
+                                  self.stats.frames_detected, self.stats.frames_skipped))

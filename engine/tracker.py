@@ -114,6 +114,11 @@ class ByteTracker:
         """Confirmed tracks that have not ended (including those lost for a few frames)."""
         return [t.track_id for t in self._confirmed]
 
+    @property
+    def has_tentative(self) -> bool:
+        """Whether a new track waits for the detection that confirms it (in the next frame)."""
+        return bool(self._tentative)
+
     def update(self, detections: Sequence[Detection]) -> list[Track]:
         """Advance one processed frame; returns the confirmed tracks matched in this frame."""
         self.frame += 1

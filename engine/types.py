@@ -142,6 +142,10 @@ class VideoStats:
     tracks: int
     seconds: float
     cuts: int = 0  # scene cuts seen (tracks never span one)
+    # Of frames_processed: those the detector ran on, and those the motion gate skipped
+    # (camera="fixed"; on a skipped frame the tracker gets the last detections again).
+    frames_detected: int = 0
+    frames_skipped: int = 0
 
 
 @dataclass
@@ -164,6 +168,8 @@ class Progress:
     # Checkpoint: a search restarted with VideoOptions(start_frame=resume_frame) loses nothing and
     # finds nothing twice, because every interval before it has already gone to on_interval.
     resume_frame: Optional[int] = None
+    frames_detected: int = 0  # analysed frames the detector ran on so far (this run)
+    frames_skipped: int = 0  # analysed frames the motion gate let through without the detector
 
 
 @dataclass(frozen=True)

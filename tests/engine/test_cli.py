@@ -52,6 +52,9 @@ def test_video_search_prints_a_table(tmp_path, capsys, bikes, bikes_frames):
     code, out, _ = _run(capsys, "search", bikes, "--gallery", gallery, "--stride", "3", "--segment-s", "0.5")
     pieces = [line for line in out.splitlines() if line.startswith("dark car")]
     assert code == 0 and len(pieces) == len(rows) and pieces[0].split()[3] == start
+    # Fixed-camera gating: the same rows.
+    code, out, _ = _run(capsys, "search", bikes, "--gallery", gallery, "--stride", "3", "--camera", "fixed")
+    assert code == 0 and [line for line in out.splitlines() if line.startswith("dark car")] == rows
     code, _, err = _run(capsys, "search", bikes, "--gallery", gallery, "--segment-s", "0")
     assert code == 2 and "segment_s must be more than 0" in err
 

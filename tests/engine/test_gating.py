@@ -1,0 +1,232 @@
+"""Motion-gated detection (camera="fixed"), the decoding thread and progress, on real media:
+gating must find what every-frame processing finds, switch itself off while the camera moves or
+after a cut, and the decoding thread must never outlive a search."""
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from engine import api
+from engine import decode as decode_mod
+from engine.decode import FrameReader
+from engine.gating import MotionGate
+from engine.media import iter_frames
+from engine.progress import SpeedMeter
+from engine.scene import CutDetector
+from tests.engine.conftest import MECHANICS_THRESHOLD
+
+STREET = Path(__file__).resolve().parents[2].parent / "shared" / "media" / "street-parked-cars.mp4"
+needs_street = pytest.mark.skipif(
+    not STREET.is_file(), reason=f"{STREET} (real fixed-camera clip, data beside the repo) is absent")
+SLACK_S = 0.5  # the issue's bound on interval boundaries
+# street-parked-cars.mp4 (10 fps), hand-labelled boxes (benchmarks/labels): vehicle id -> frame to
+# register it from. 4, 5: parked all along; 9: passes; 10: stops at the stop sign and leaves;
+# 12: the school bus, waits and turns.
+STREET_VEHICLES = {4: 300, 5: 300, 9: 155, 10: 330, 12: 350}
+STILL = (195, 230)  # nothing moves in these frames of the street clip
+
+
+def _decode_threads():
+    return [t for t in threading.enumerate() if t.name == "vreid-decode" and t.is_alive()]
+
+
+def _same_intervals(every, gated):
+    """Every interval of one run has one of the same vehicle in the other within SLACK_S."""
+    key = lambda iv: (iv.gallery_id, iv.start_s)  # noqa: E731
+    a, b = sorted(every, key=key), sorted(gated, key=key)
+    assert [i.gallery_id for i in a] == [i.gallery_id for i in b], (a, b)
+    for x, y in zip(a, b):
+        assert abs(x.start_s - y.start_s) <= SLACK_S and abs(x.end_s - y.end_s) <= SLACK_S, (x, y)
+
+
+@pytest.fixture(scope="module")
+def street_frames():
+    if not STREET.is_file():
+        pytest.skip(f"{STREET} is absent")
+    return {i: f for i, _, f in iter_frames(STREET)}
+
+
+@pytest.fixture(scope="module")
+def street_vehicles(engine, street_frames):
+    from benchmarks import labels as lab
+    labels = lab.load("street-parked-cars")
+    crops = []
+    for vehicle, index in STREET_VEHICLES.items():
+        box = next(b.box for b in labels.frames[index] if b.vehicle == vehicle)
+        x1, y1, x2, y2 = map(int, box)
+        crops.append(street_frames[index][y1:y2, x1:x2])
+    gallery = api.Gallery(engine.embedder.dim)
+    gallery.add(list(STREET_VEHICLES), engine.embedder.embed(crops))
+    return gallery
+
+
+def test_gating_finds_the_same_intervals_on_bikes(engine, bikes, street_gallery):
+    options = api.VideoOptions(threshold=MECHANICS_THRESHOLD, frame_stride=3)
+    every = engine.search_video(bikes, street_gallery, options)
+    gated = engine.search_video(bikes, street_gallery, replace(options, camera="fixed"))
+    assert every.intervals, "the registered cars must be found"
+    _same_intervals(every.intervals, gated.intervals)
+    assert every.stats.frames_detected == every.stats.frames_processed and every.stats.frames_skipped == 0
+    # A montage of moving shots: gating may skip little, and must not cost a frame's worth of hits.
+    assert gated.stats.frames_detected + gated.stats.frames_skipped == gated.stats.frames_processed
+
+
+@needs_street
+def test_gating_finds_the_same_intervals_on_a_fixed_camera_with_parked_cars(engine, street_vehicles):
+    options = api.VideoOptions(threshold=MECHANICS_THRESHOLD, frame_stride=3)
+    every = engine.search_video(STREET, street_vehicles, options)
+    progress = []
+    gated = engine.search_video(STREET, street_vehicles, replace(options, camera="fixed"),
+                                on_progress=progress.append)
+    _same_intervals(every.intervals, gated.intervals)
+    parked = [iv for iv in gated.intervals if iv.gallery_id in (4, 5)]
+    assert {iv.gallery_id for iv in parked} == {4, 5}
+    assert all(iv.start_s <= 1.0 and iv.end_s >= 72.0 for iv in parked), parked  # in view all along
+    stats = gated.stats
+    assert stats.frames_skipped > 0.1 * stats.frames_processed, stats
+    assert stats.frames_detected + stats.frames_skipped == stats.frames_processed == (stats.frames_read + 2) // 3
+    # Progress reaches 100 % with the right counts.
+    last = progress[-1]
+    assert last.fraction == 1.0 and last.eta_s == 0.0
+    assert (last.frames_detected, last.frames_skipped) == (stats.frames_detected, stats.frames_skipped)
+    assert [p.frames_done for p in progress] == sorted(p.frames_done for p in progress)
+    assert not _decode_threads()
+
+
+def _pan(frame, dx):
+    m = np.float32([[1, 0, -dx], [0, 1, 0]])
+    return cv2.warpAffine(frame, m, (frame.shape[1], frame.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+
+
+def _composed(street_frames, bikes_frames):
+    """Still street (frames 195-230, with sensor noise), a pan across it, still again, then a cut
+    to another clip (bikes.mp4's street, resized), then that shot held still."""
+    rng = np.random.default_rng(0)
+    still = street_frames[200]
+    noisy = lambda f: np.clip(f + rng.normal(0, 2, f.shape), 0, 255).astype(np.uint8)  # noqa: E731
+    other = cv2.resize(bikes_frames[150], (still.shape[1], still.shape[0]))
+    parts = {
+        "still": [street_frames[i] for i in range(STILL[0], STILL[1] + 1)],
+        "pan": [_pan(still, 6 * k) for k in range(1, 16)],
+        "after pan": [noisy(_pan(still, 90)) for _ in range(40)],
+        "cut": [noisy(other) for _ in range(40)],
+    }
+    return parts
+
+
+@needs_street
+def test_camera_motion_or_a_cut_switches_gating_off(street_frames, bikes_frames):
+    parts = _composed(street_frames, bikes_frames)
+    gate, cuts = MotionGate(), CutDetector()
+    fps = 10.0
+    reasons, index = {}, 0
+    for name, frames in parts.items():
+        reasons[name] = []
+        for frame in frames:
+            gate.check(frame, index / fps, cut=cuts.is_cut(frame))
+            reasons[name].append(gate.last_reason)
+            index += 1
+    still, pan, after, cut = reasons["still"], reasons["pan"], reasons["after pan"], reasons["cut"]
+    assert still[0] == "first"
+    assert still.count(None) >= 0.8 * len(still), still  # nothing moves: mostly skipped
+    assert set(still[1:]) <= {None, "periodic"}, still
+    assert pan.count("camera") >= len(pan) - 1 and None not in pan, pan  # every frame detected
+    hold = int(gate.hold_s * fps)
+    assert None not in after[:hold - 1] and after[-10:].count(None) >= 8, after  # off, then on again
+    assert cut[0] == "cut" and None not in cut[:hold - 1] and cut[-10:].count(None) >= 8, cut
+
+
+@needs_street
+def test_pipeline_runs_the_detector_through_a_pan_and_after_a_cut(tmp_path, engine, street_frames, bikes_frames,
+                                                                   street_gallery):
+    parts = _composed(street_frames, bikes_frames)
+    path = tmp_path / "composed.avi"
+    height, width = street_frames[200].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (width, height))
+    for frames in parts.values():
+        for frame in frames:
+            writer.write(frame)
+    writer.release()
+    # The gate alone on the decoded frames; the pipeline's gate also detects when a new track waits
+    # for its confirming detection, so it detects at least these frames.
+    gate, cuts = MotionGate(), CutDetector()
+    for _, t, frame in iter_frames(path):
+        gate.check(frame, t, cut=cuts.is_cut(frame))
+    assert gate.reasons["camera"] + gate.reasons["hold"] >= len(parts["pan"]) + 10
+    result = engine.search_video(path, street_gallery, api.VideoOptions(camera="fixed", threshold=MECHANICS_THRESHOLD))
+    stats = result.stats
+    assert stats.cuts == 1
+    assert stats.frames_detected >= gate.reasons["first"] + gate.reasons["camera"] + gate.reasons["hold"] + 1
+    assert stats.frames_skipped >= 60, stats  # the still stretches
+    assert stats.frames_detected + stats.frames_skipped == stats.frames_processed == sum(map(len, parts.values()))
+    assert not _decode_threads()
+
+
+@pytest.mark.parametrize("reason", ["cancel", "pause"])
+def test_decode_thread_stops_on_cancel_and_pause(engine, bikes, street_gallery, reason):
+    checks = []
+
+    def stop():
+        checks.append(1)
+        return reason if len(checks) >= 2 else None
+
+    with pytest.raises(api.Interrupted) as info:
+        engine.search_video(bikes, street_gallery, api.VideoOptions(camera="fixed", threshold=MECHANICS_THRESHOLD),
+                            should_stop=stop)
+    assert info.value.reason == reason and 0 < info.value.resume_frame < 250
+    assert not _decode_threads()
+
+
+def test_decode_thread_stops_on_a_corrupt_frame_mid_file(tmp_path, engine, bikes, street_gallery):
+    data = bytearray(bikes.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 20000] = np.random.default_rng(1).integers(0, 256, 20000, dtype=np.uint8).tobytes()
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(bytes(data))
+    try:
+        result = engine.search_video(broken, street_gallery, api.VideoOptions(frame_stride=5, camera="fixed"))
+        assert 0 < result.stats.frames_processed <= 50
+    except api.MediaError:
+        pass  # refusing the file is fine too; hanging or leaving the thread behind is not
+    assert not _decode_threads()
+
+
+def test_decode_errors_reach_the_consumer_and_the_thread_ends(monkeypatch, tmp_path):
+    def failing(path, stride=1, start_frame=0):
+        for i in range(3):
+            yield i, i / 25, np.zeros((4, 4, 3), np.uint8)
+        raise api.MediaError("broken.mp4: corrupt frame 3")
+
+    monkeypatch.setattr(decode_mod, "iter_frames", failing)
+    got = []
+    with pytest.raises(api.MediaError, match="corrupt frame 3"):
+        with FrameReader(tmp_path / "broken.mp4") as frames:
+            for index, _, _ in frames:
+                got.append(index)
+    assert got == [0, 1, 2] and not _decode_threads()
+
+
+def test_a_consumer_that_stops_early_does_not_leave_the_thread_blocked(bikes):
+    with FrameReader(bikes, ahead=2) as frames:
+        for index, _, _ in frames:
+            if index == 3:
+                break
+    assert not frames.running and not _decode_threads()
+
+
+def test_eta_follows_a_change_of_speed():
+    meter = SpeedMeter(window_s=5.0)
+    t, done = 0.0, 0
+    meter.update(t, done)
+    for _ in range(40):  # 10 s at 100 fps
+        t, done = t + 0.25, done + 25
+        meter.update(t, done)
+    assert meter.fps == pytest.approx(100, rel=0.01)
+    for _ in range(120):  # then 30 s at 10 fps
+        t, done = t + 0.25, done + 2.5
+        meter.update(t, done)
+    assert meter.fps == pytest.approx(10, rel=0.1)  # the whole run's average would say 32.5
+    assert meter.eta(1000) == pytest.approx(100, rel=0.1)
