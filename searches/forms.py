@@ -47,7 +47,7 @@ class IdsChoiceField(forms.ModelMultipleChoiceField):
 class SearchSettingsForm(forms.ModelForm):
     class Meta:
         model = SearchJob
-        fields = ["name", "vehicles", "device", "frame_stride", "threshold", "tracking", "proposals", "match_attributes"]
+        fields = ["name", "vehicles", "device", "frame_stride", "threshold", "tracking", "proposals", "camera", "match_attributes"]
         field_classes = {"vehicles": IdsChoiceField}
         widgets = {"vehicles": forms.CheckboxSelectMultiple}
         labels = {"vehicles": "Vehicles to look for", "threshold": "Match threshold"}
@@ -56,6 +56,7 @@ class SearchSettingsForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["vehicles"].queryset = Vehicle.objects.filter(owner=user)
         self.fields["vehicles"].required = False
+        self.fields["camera"].required = False  # left out (API clients, older pages): moving camera
         self.fields["device"].choices = device_choices()  # only what the workers have
         self.fields["frame_stride"].min_value = 1
         self.fields["frame_stride"].widget.attrs.update(min=1, max=100)
@@ -71,6 +72,9 @@ class SearchSettingsForm(forms.ModelForm):
         if not 1 <= stride <= 100:
             raise forms.ValidationError("Between 1 and 100.")
         return stride
+
+    def clean_camera(self):
+        return self.cleaned_data["camera"] or SearchJob.Camera.MOVING
 
     def clean_threshold(self):
         threshold = self.cleaned_data["threshold"]

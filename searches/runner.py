@@ -187,7 +187,7 @@ class JobRunner:
         rules = {} if self.job.match_attributes else {"min_colour_agreement": 0.0, "min_type_agreement": 0.0}
         return api.VideoOptions(
             frame_stride=self.job.frame_stride, tracking=self.job.tracking, threshold=self.job.threshold,
-            proposals=self.job.proposals, start_frame=start_frame, **rules,
+            proposals=self.job.proposals, start_frame=start_frame, camera=self.job.camera, **rules,
         )
 
     def search_image(self, search_file: SearchFile, path: str) -> None:
@@ -242,6 +242,7 @@ class JobRunner:
         self.speed_fps = progress.fps
         if time.monotonic() - self.last_write >= THROTTLE_S:
             self.update_file(search_file, progress=search_file.progress, frames_done=search_file.frames_done,
+                             frames_detected=progress.frames_detected, frames_skipped=progress.frames_skipped,
                              frames_total=search_file.frames_total, resume_frame=search_file.resume_frame,
                              elapsed_s=self.file_elapsed_s(), speed_fps=progress.fps or None)
             self.write_job_progress()

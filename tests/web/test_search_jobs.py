@@ -7,7 +7,7 @@ from django.urls import reverse
 from gallery.engine_cache import get_engine
 from searches.models import SearchJob
 from searches.runner import JobRunner
-from tests.media import FIXTURES
+from tests.media import FIXTURES, STREET_CLIP
 from tests.web.conftest import register_via_views
 
 pytestmark = pytest.mark.django_db
@@ -250,3 +250,15 @@ def car_near(pending, x: float) -> int:
     """The index of the detection whose centre is nearest `x`."""
     return min(range(len(pending.detections)),
                key=lambda i: abs((pending.detections[i]["box"][0] + pending.detections[i]["box"][2]) / 2 - x))
+
+
+@pytest.mark.skipif(not STREET_CLIP.is_file(), reason=f"{STREET_CLIP} is not there (data beside the repo)")
+def test_a_fixed_camera_search_says_how_many_frames_the_motion_gate_skipped(alice, street_car, queue, run_worker):
+    job = start_job(alice, [STREET_CLIP], camera="fixed", frame_stride=3)
+    assert job.camera == "fixed"
+    run_worker()
+    row = job.files.get()
+    assert row.status == "done" and row.frames_skipped > 0 and row.frames_detected > 0
+    assert row.frames_detected + row.frames_skipped <= row.frames_total
+    page = alice.get(job.get_absolute_url()).content.decode()
+    assert f"detector on {row.frames_detected}, {row.frames_skipped} skipped by the motion gate" in page
