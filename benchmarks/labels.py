@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.motion import box_iou
+
 LABELS = Path(__file__).resolve().parent / "labels"
 SCORE_STEPS = tuple(round(0.15 + 0.05 * i, 2) for i in range(17))  # 0.15 .. 0.95
 
@@ -40,11 +42,7 @@ def load(name: str) -> ClipLabels:
 
 
 def iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+    return float(box_iou([a], [b])[0][0, 0])
 
 
 def match_frame(detections: list[tuple[tuple, float]], truth: list[Box], min_iou: float = 0.5) -> tuple[int, int, int]:
@@ -56,8 +54,9 @@ def match_frame(detections: list[tuple[tuple, float]], truth: list[Box], min_iou
     for box, _score in sorted(detections, key=lambda d: -d[1]):
         best, best_iou = None, min_iou
         for i, t in enumerate(truth):
-            if i not in used and iou(box, t.box) >= best_iou:
-                best, best_iou = i, iou(box, t.box)
+            overlap = iou(box, t.box) if i not in used else 0.0
+            if overlap >= best_iou:
+                best, best_iou = i, overlap
         if best is None:
             fp += 1
         else:

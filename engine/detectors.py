@@ -13,8 +13,9 @@ import cv2
 import numpy as np
 
 from engine.errors import ModelError
+from engine.motion import box_iou
 from engine.preprocess import as_bgr, check_input_size, normaliser
-from engine.registry import COCO_NAMES, ModelSpec
+from engine.registry import COCO_NAMES, ModelSpec, resolve_detector
 from engine.runtime import load_model
 from engine.types import Detection
 
@@ -279,7 +280,7 @@ class EnsembleDetector:
             for d in found:
                 if d.score < self.min_score or not self._plausible(d, area, others):
                     continue
-                if not any(_iou(d.box, k.box) >= self.nms_iou for k in kept):
+                if not _overlaps(d.box, [k.box for k in kept], self.nms_iou):
                     kept.append(d)
         return sorted(kept, key=lambda d: -d.score)
 
@@ -290,18 +291,15 @@ class EnsembleDetector:
         x1, y1, x2, y2 = det.box
         if (x2 - x1) * (y2 - y1) < LARGE_BOX_SHARE * area or det.score >= LARGE_BOX_SURE:
             return True
-        return any(_iou(det.box, o.box) >= 0.5 for found in others for o in found)
+        return _overlaps(det.box, [o.box for found in others for o in found], 0.5)
 
 
-def _iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / max((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter, 1e-9)
+def _overlaps(box, boxes, min_iou: float) -> bool:
+    """Whether `box` overlaps any of `boxes` by at least min_iou."""
+    return bool(boxes) and bool((box_iou([box], boxes)[0] >= min_iou).any())
 
 
 def _load_ensemble(spec: ModelSpec, device, classes, min_score, nms_iou, threads) -> EnsembleDetector:
-    from engine.registry import resolve_detector  # the members are registry entries too
     members = spec.extra.get("members") or {}
     if not members:
         raise ModelError(f"ensemble detector '{spec.name}' names no members")
