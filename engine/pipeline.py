@@ -152,16 +152,20 @@ class Engine:
         """Also the weak boxes (occluded, blurred) that ByteTrack uses to keep tracks alive."""
         return self.detector.detect(image)
 
+    def classify(self, crops: list[np.ndarray]) -> list[Optional[Attributes]]:
+        """Colour and type per crop; None for each without the attribute model."""
+        if self.attributes is None or not crops:
+            return [None] * len(crops)
+        return self.attributes.classify(crops)
+
     def describe(self, image: np.ndarray, detections: list[Detection]) -> list[Detection]:
         """The detections with their colour and type (unchanged without the attribute model)."""
-        if self.attributes is None or not detections:
-            return detections
-        found = self.attributes.classify([crop(image, d.box) for d in detections])
+        found = self.classify([crop(image, d.box) for d in detections])
         return [replace(d, attributes=a) for d, a in zip(detections, found)]
 
     def attributes_of(self, image: np.ndarray, box: Box):
         """Colour and type of the vehicle in `box`, or None without the attribute model."""
-        return self.attributes.classify([crop(image, box)])[0] if self.attributes else None
+        return self.classify([crop(image, box)])[0]
 
     def embed_box(self, image: np.ndarray, box: Box) -> np.ndarray:
         return self.embedder.embed([crop(image, box)])[0]
@@ -330,7 +334,7 @@ class _VideoRun:
         crops = [crop(frame, d.box) for d in detections]
         vectors = self.engine.embedder.embed(crops)
         self.stats.embed_calls += len(crops)
-        attrs = self.engine.attributes.classify(crops) if self.engine.attributes and crops else [None] * len(crops)
+        attrs = self.engine.classify(crops)
         decisions = self.matcher.decide(vectors, attrs)
         kept = shrink_frame(frame) if any(d and d.accepted for d in decisions) else None
         for det, vector, attr, decision in zip(detections, vectors, attrs, decisions):
@@ -354,7 +358,7 @@ class _VideoRun:
         chosen = [record.chosen() for record in finished]
         crops = [candidate.pixels for candidates in chosen for candidate in candidates]
         vectors = self.engine.embedder.embed(crops)
-        attrs = self.engine.attributes.classify(crops) if self.engine.attributes else [None] * len(crops)
+        attrs = self.engine.classify(crops)
         self.stats.embed_calls += len(crops)
         offset = 0
         for record, candidates in zip(finished, chosen):
