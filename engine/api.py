@@ -8,7 +8,7 @@
     gallery.add([1], eng.embed_box(image, box)[None, :])
     result = eng.search_video("clip.mp4", gallery, api.VideoOptions(frame_stride=2))
 """
-from engine.draw import draw_boxes, encode_jpeg
+from engine.draw import clamp_box, draw_boxes, encode_jpeg
 from engine.errors import EngineError, GalleryError, Interrupted, MediaError, ModelError
 from engine.gallery import Gallery
 from engine.matching import MatchRules, VehicleProfile, agreement
@@ -42,7 +42,7 @@ __all__ = [
     "GalleryError", "IMAGE_EXTENSIONS", "ImageHit", "ImageResult", "Interrupted", "Interval",
     "MatchRules", "MediaError", "MediaInfo", "ModelError", "ModelSpec", "Progress", "Refusal",
     "VIDEO_EXTENSIONS", "VehicleProfile", "VideoOptions", "VideoResult", "VideoStats",
-    "agreement", "available_devices", "default_name", "draw_boxes", "encode_jpeg", "list_models",
+    "agreement", "available_devices", "clamp_box", "default_name", "draw_boxes", "encode_jpeg", "list_models",
     "probe", "read_frame", "read_image", "resolve_attributes", "resolve_detector",
     "resolve_embedder",
 ]

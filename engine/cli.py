@@ -176,11 +176,10 @@ def _parse_box(text: str, image) -> api.Box:
     except ValueError:
         raise api.EngineError(f"--box {text!r}: give four numbers x1,y1,x2,y2") from None
     height, width = image.shape[:2]
-    x1, x2 = sorted((max(0.0, min(x1, width)), max(0.0, min(x2, width))))
-    y1, y2 = sorted((max(0.0, min(y1, height)), max(0.0, min(y2, height))))
-    if x2 - x1 < 4 or y2 - y1 < 4:
-        raise api.EngineError(f"--box {text!r}: the box is too small or outside the {width}x{height} image")
-    return x1, y1, x2, y2
+    try:
+        return api.clamp_box((x1, y1, x2, y2), width, height)
+    except ValueError:
+        raise api.EngineError(f"--box {text!r}: the box is too small or outside the {width}x{height} image") from None
 
 
 def _pick_box(detections, pick: str, image) -> api.Box:

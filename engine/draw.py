@@ -66,3 +66,14 @@ def crop(image: np.ndarray, box: Box) -> np.ndarray:
     x2 = int(np.clip(np.ceil(x2), x1 + 1, width))
     y2 = int(np.clip(np.ceil(y2), y1 + 1, height))
     return image[y1:y2, x1:x2]
+
+
+def clamp_box(box, width: int, height: int, min_side: float = 4) -> Box:
+    """`box` (x1, y1, x2, y2, in any corner order) inside a width x height image; ValueError when
+    less than `min_side` pixels of it are left either way."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    x1, x2 = sorted((max(0.0, min(x1, width)), max(0.0, min(x2, width))))
+    y1, y2 = sorted((max(0.0, min(y1, height)), max(0.0, min(y2, height))))
+    if x2 - x1 < min_side or y2 - y1 < min_side:
+        raise ValueError("The box is too small: draw a box around the vehicle.")
+    return x1, y1, x2, y2

@@ -72,19 +72,10 @@ def _store_downscaled(pending: PendingPhoto, bgr) -> None:
     pending.image.storage.delete(original)
 
 
-def clamp_box(box, width: int, height: int) -> tuple[float, float, float, float]:
-    x1, y1, x2, y2 = (float(v) for v in box)
-    x1, x2 = sorted((max(0.0, min(x1, width)), max(0.0, min(x2, width))))
-    y1, y2 = sorted((max(0.0, min(y1, height)), max(0.0, min(y2, height))))
-    if x2 - x1 < 4 or y2 - y1 < 4:
-        raise ValueError("The box is too small: draw a box around the vehicle.")
-    return x1, y1, x2, y2
-
-
 @transaction.atomic
 def register(pending: PendingPhoto, box, label: str = "", vehicle: Vehicle | None = None) -> VehiclePhoto:
     """Embed the box and attach the photo to `vehicle`, or to a new vehicle named `label`."""
-    box = clamp_box(box, pending.width, pending.height)
+    box = api.clamp_box(box, pending.width, pending.height)
     with local_path(pending.image) as path:
         bgr = api.read_image(path)
     if vehicle is None:
@@ -101,7 +92,7 @@ def add_view(vehicle: Vehicle, bgr, box) -> VehiclePhoto:
     """A new photo of `vehicle` from a frame it was found in (a hit the user confirmed), so later
     searches also know it from that camera and angle."""
     height, width = bgr.shape[:2]
-    photo = _new_photo(vehicle, bgr, clamp_box(box, width, height))
+    photo = _new_photo(vehicle, bgr, api.clamp_box(box, width, height))
     photo.image.save("frame.jpg", jpeg_file(api.encode_jpeg(bgr, quality=90)), save=False)
     photo.stored_bytes = photo.image.size + photo.crop.size
     photo.save()
