@@ -87,3 +87,18 @@ def test_eval_reid_on_a_tiny_layout(tmp_path, capsys):
     result = json.loads(out)
     assert result["mAP"] == pytest.approx(1.0)
     assert result["cmc"]["1"] == pytest.approx(1.0)
+
+
+def test_register_without_a_detected_vehicle_takes_a_box_or_the_whole_image(tmp_path, capsys):
+    gallery = tmp_path / "g"
+    code, _, err = _run(capsys, "register", FIXTURES / "fruits.jpg", "--gallery", gallery, "--label", "x")
+    assert code == 2 and "--box x1,y1,x2,y2" in err and "--whole" in err
+    code, out, _ = _run(capsys, "register", FIXTURES / "fruits.jpg", "--gallery", gallery, "--label", "bowl",
+                        "--box", "100,100,300,250")
+    assert code == 0 and "registered 'bowl' as id 1 (box 100,100,300,250)" in out
+    code, out, _ = _run(capsys, "register", FIXTURES / "car_rear.jpg", "--gallery", gallery, "--label", "rear",
+                        "--whole")
+    assert code == 0 and "as id 2 (box 0,0,600,482)" in out
+    code, _, err = _run(capsys, "register", FIXTURES / "fruits.jpg", "--gallery", gallery, "--label", "y",
+                        "--box", "10,10,12,300")
+    assert code == 2 and "too small or outside" in err
