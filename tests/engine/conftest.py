@@ -4,8 +4,9 @@ import os
 import pytest
 
 from engine import api, config
+from engine.draw import crop
 from engine.media import iter_frames
-from tests.media import bikes_mp4, needs_omz  # noqa: F401  (re-exported for the engine tests)
+from tests.media import bikes_mp4
 
 STREET_FRAMES = (135, 186)  # bikes.mp4: the street scene with cars behind a railing
 REGISTER_FRAME = 150
@@ -28,10 +29,6 @@ def bikes_frames(bikes):
     return {i: f for i, _, f in iter_frames(bikes, start_frame=0) if first <= i <= last}
 
 
-def largest(detections):
-    return max(detections, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
-
-
 # The dark sedan driving away behind the railing in frame 150 (hand-labelled, benchmarks/labels).
 SEDAN_BOX = (210, 90, 393, 193)
 PARKED_BOX = (510, 104, 606, 165)  # the grey hatchback parked on the right, in view 140-185
@@ -46,7 +43,7 @@ def street_gallery(engine, bikes_frames):
     frame = bikes_frames[REGISTER_FRAME]
     assert engine.detect(frame), "the detector must find the cars of the street scene"
     gallery = api.Gallery(engine.embedder.dim)
-    gallery.add([7, 8], engine.embedder.embed([frame[90:193, 210:393], frame[104:165, 510:606]]))
+    gallery.add([7, 8], engine.embedder.embed([crop(frame, SEDAN_BOX), crop(frame, PARKED_BOX)]))
     return gallery
 
 
