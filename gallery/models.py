@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from engine import api
+
 
 def _user_path(folder: str, user_id: int, filename: str) -> str:
     """A random name; of the uploader's name only a short alphanumeric extension is kept."""
@@ -49,11 +51,9 @@ class Vehicle(models.Model):
 
 
 def describe_attributes(data) -> str:
-    if not data or not data.get("colours") or not data.get("types"):
-        return ""
-    colour = max(data["colours"], key=data["colours"].get)
-    kind = max(data["types"], key=data["types"].get)
-    return f"{colour} {kind}"
+    """"white car" from stored colour/type probabilities ("" when there are none)."""
+    attributes = api.Attributes.from_dict(data)
+    return attributes.describe() if attributes else ""
 
 
 def embedding_digest(blob) -> str:

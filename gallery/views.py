@@ -14,7 +14,7 @@ from gallery import registration
 from gallery.boxes import percent_box
 from gallery.files import serve_fieldfile
 from gallery.forms import PhotoUploadForm, PickBoxForm, VehicleLabelForm
-from gallery.models import NegativeExample, PendingPhoto, Vehicle, VehiclePhoto
+from gallery.models import NegativeExample, PendingPhoto, Vehicle, VehiclePhoto, describe_attributes
 from gallery.queries import count_of, cover_photo_id
 from vreid_site import storage_quota
 from vreid_site.upload_limits import UploadLimitMixin
@@ -125,8 +125,7 @@ class PhotoUploadView(UploadLimitMixin, LoginRequiredMixin, FormView):
 
 def _describe(detection: dict) -> str:
     """"white car" where the attribute model named colour and type, else the detector's label."""
-    attributes = api.Attributes.from_dict(detection.get("attributes"))
-    return attributes.describe() if attributes else detection["label"]
+    return describe_attributes(detection.get("attributes")) or detection["label"]
 
 
 def _pick_context(pending, form):
