@@ -8,7 +8,7 @@
     gallery.add([1], eng.embed_box(image, box)[None, :])
     result = eng.search_video("clip.mp4", gallery, api.VideoOptions(frame_stride=2))
 """
-from engine.draw import clamp_box, draw_boxes, encode_jpeg
+from engine.draw import clamp_box, draw_boxes, encode_jpeg, sighting_thumbnail
 from engine.errors import EngineError, GalleryError, Interrupted, MediaError, ModelError
 from engine.gallery import Gallery
 from engine.matching import MatchRules, VehicleProfile, agreement
@@ -23,6 +23,7 @@ from engine.registry import (
     resolve_embedder,
 )
 from engine.runtime import available_devices
+from engine.sightings import SightingHit, match_sightings, near, nearest
 from engine.types import (
     Attributes,
     Box,
@@ -33,6 +34,7 @@ from engine.types import (
     MediaInfo,
     Progress,
     Refusal,
+    Sighting,
     VideoResult,
     VideoStats,
 )
@@ -44,5 +46,5 @@ __all__ = [
     "VIDEO_EXTENSIONS", "VehicleProfile", "VideoOptions", "VideoResult", "VideoStats",
     "agreement", "available_devices", "clamp_box", "default_name", "draw_boxes", "encode_jpeg", "list_models",
     "probe", "read_frame", "read_image", "resolve_attributes", "resolve_detector",
-    "resolve_embedder",
+    "resolve_embedder", "Sighting", "SightingHit", "match_sightings", "near", "nearest", "sighting_thumbnail",
 ]

@@ -77,3 +77,22 @@ def clamp_box(box, width: int, height: int, min_side: float = 4) -> Box:
     if x2 - x1 < min_side or y2 - y1 < min_side:
         raise ValueError("The box is too small: draw a box around the vehicle.")
     return x1, y1, x2, y2
+
+
+THUMB_SIDE = 160  # sightings' thumbnails: ~5 KB as JPEG, a grid of 50 loads in one go
+THUMB_CONTEXT = 0.25  # of the box's size, kept on each side so the place shows too
+
+
+def sighting_thumbnail(frame: np.ndarray, box: Box, scale: float = 1.0, max_side: int = THUMB_SIDE) -> np.ndarray:
+    """The vehicle in `box` with some context, its box drawn, at most `max_side` px.
+    `scale`: pixels of `frame` per pixel of `box` (frames kept for thumbnails are shrunk)."""
+    x1, y1, x2, y2 = (v * scale for v in box)
+    dx, dy = (x2 - x1) * THUMB_CONTEXT, (y2 - y1) * THUMB_CONTEXT
+    height, width = frame.shape[:2]
+    left, top = int(max(0, x1 - dx)), int(max(0, y1 - dy))
+    right, bottom = int(min(width, x2 + dx + 1)), int(min(height, y2 + dy + 1))
+    part = frame[top:max(bottom, top + 1), left:max(right, left + 1)]
+    small = resize_max_side(part, max_side)
+    ratio = small.shape[1] / part.shape[1]
+    inner = ((x1 - left) * ratio, (y1 - top) * ratio, (x2 - left) * ratio, (y2 - top) * ratio)
+    return draw_boxes(small, [inner], colour=BOX_COLOUR)

@@ -12,7 +12,7 @@ import numpy as np
 from engine.attributes import load_attributes
 from engine.decode import FrameReader
 from engine.detectors import VEHICLE_CLASSES, load_detector
-from engine.draw import crop
+from engine.draw import crop, sighting_thumbnail
 from engine.embedder import Embedder
 from engine.errors import EngineError, Interrupted
 from engine.gallery import Gallery
@@ -35,6 +35,7 @@ from engine.types import (
     Interval,
     Progress,
     Refusal,
+    Sighting,
     VideoResult,
     VideoStats,
 )
@@ -190,6 +191,7 @@ class Engine:
         options = options or VideoOptions()
         detections = self.detect(image, with_attributes=True)
         vectors = self.embedder.embed([crop(image, d.box) for d in detections])
+        sightings = [_image_sighting(image, d, v) for d, v in zip(detections, vectors)]
         decisions = self.matcher(gallery, options, profiles).decide(vectors, [d.attributes for d in detections])
         best: dict[int, ImageHit] = {}
         refusals = []
@@ -203,7 +205,7 @@ class Engine:
                                                      vector, det.attributes)
         hits = sorted(best.values(), key=lambda h: h.distance)
         height, width = image.shape[:2]
-        return ImageResult(detections, hits, width, height, refusals)
+        return ImageResult(detections, hits, width, height, refusals, sightings)
 
     # -- video -------------------------------------------------------------------------
     def search_video(
@@ -216,18 +218,27 @@ class Engine:
         should_stop: Optional[Callable[[], Optional[str]]] = None,
         profiles: Optional[dict[int, VehicleProfile]] = None,
         on_refusal: Optional[Callable[[Refusal], None]] = None,
+        on_sighting: Optional[Callable[[Sighting], None]] = None,
     ) -> VideoResult:
         """`profiles`: per gallery id, its colour/type and negative examples (engine.matching);
-        `on_refusal` hears of near-matches those rules refused."""
-        run = _VideoRun(self, gallery, options, on_progress, on_interval, should_stop, profiles, on_refusal)
+        `on_refusal` hears of near-matches those rules refused; `on_sighting` of every vehicle
+        seen (a track, or a piece of a long one), matched or not, before its match is reported
+        and before any checkpoint passes its first frame."""
+        run = _VideoRun(self, gallery, options, on_progress, on_interval, should_stop, profiles, on_refusal,
+                        on_sighting)
         return run.execute(path)
+
+
+def _image_sighting(image: np.ndarray, det: Detection, vector: np.ndarray) -> Sighting:
+    return Sighting(0.0, 0.0, 0, 0, 0, 0.0, det.box, vector, 1, det.attributes,
+                    sighting_thumbnail(image, det.box))
 
 
 class _VideoRun:
     """State of one pass over one video; lives only as long as the call."""
 
     def __init__(self, engine, gallery, options, on_progress, on_interval, should_stop,
-                 profiles=None, on_refusal=None):
+                 profiles=None, on_refusal=None, on_sighting=None):
         self.engine = engine
         self.gallery = gallery
         self.opt = options
@@ -235,6 +246,7 @@ class _VideoRun:
         self.on_progress = on_progress or (lambda p: None)
         self.on_interval = on_interval or (lambda i: None)
         self.on_refusal = on_refusal or (lambda r: None)
+        self.on_sighting = on_sighting or (lambda s: None)
         self.should_stop = should_stop or (lambda: None)
         self.refusals: list[Refusal] = []
         self.merger = IntervalMerger(options.merge_gap_s, max_span_s=options.segment_s)
@@ -338,6 +350,8 @@ class _VideoRun:
         decisions = self.matcher.decide(vectors, attrs)
         kept = shrink_frame(frame) if any(d and d.accepted for d in decisions) else None
         for det, vector, attr, decision in zip(detections, vectors, attrs, decisions):
+            self.on_sighting(Sighting(time_s, time_s, index, index, index, time_s, det.box, vector, 1, attr,
+                                      sighting_thumbnail(frame, det.box)))
             if decision is None:
                 continue
             if not decision.accepted:
@@ -364,15 +378,15 @@ class _VideoRun:
         for record, candidates in zip(finished, chosen):
             part = slice(offset, offset + len(candidates))
             offset += len(candidates)
-            match = self._match_track(record, candidates, vectors[part], attrs[part])
+            track_attrs = Attributes.mean(attrs[part])
+            mean = _unit_mean(vectors[part])
+            self.on_sighting(_track_sighting(record, candidates[0], mean, len(candidates), track_attrs))
+            match = self._match_track(record, candidates, vectors[part], track_attrs, mean)
             if match:
                 self.merger.add(match)
 
-    def _match_track(self, record: TrackRecord, candidates, vectors, attrs) -> Optional[TrackMatch]:
-        track_attrs = Attributes.mean(attrs)
+    def _match_track(self, record: TrackRecord, candidates, vectors, track_attrs, mean) -> Optional[TrackMatch]:
         if self.opt.track_vote == "mean":
-            mean = vectors.mean(0)
-            mean /= max(float(np.linalg.norm(mean)), 1e-12)
             decision = self.matcher.decide(mean[None, :], [track_attrs])[0]
             vector, best = mean, 0  # the thumbnail: the best-quality crop (chosen() sorts by it)
         else:
@@ -418,3 +432,15 @@ class _VideoRun:
         eta = 0.0 if done else (self.speed.eta(total - frames_done) if total else None)
         self.on_progress(Progress(fraction, frames_done, total, speed, eta, resume,
                                   self.stats.frames_detected, self.stats.frames_skipped))
+
+
+def _unit_mean(vectors: np.ndarray) -> np.ndarray:
+    mean = vectors.mean(0)
+    return mean / max(float(np.linalg.norm(mean)), 1e-12)
+
+
+def _track_sighting(record: TrackRecord, best, vector: np.ndarray, crops: int, attributes) -> Sighting:
+    """The track as a sighting, shown by its best-quality crop `best` (chosen() sorts by it)."""
+    return Sighting(record.first_s, record.last_s, record.first_frame, record.last_frame, best.frame_index,
+                    best.time_s, best.box, vector, crops, attributes,
+                    sighting_thumbnail(best.frame, best.box, best.frame_scale), record.track_id)

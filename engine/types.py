@@ -99,6 +99,7 @@ class ImageResult:
     width: int
     height: int
     refusals: list[Refusal] = field(default_factory=list)
+    sightings: list[Sighting] = field(default_factory=list)  # one per detection
 
 
 @dataclass
@@ -130,6 +131,27 @@ class Interval:
             data.pop(key)
         data["attributes"] = self.attributes.to_dict() if self.attributes else None
         return data
+
+
+@dataclass
+class Sighting:
+    """One vehicle seen in footage, whether or not it matched anything: a track of a video (or a
+    piece of a long one, see VideoOptions.segment_s), or a detection in an image. What the
+    footage index stores, so later questions need no re-read."""
+
+    start_s: float
+    end_s: float
+    start_frame: int
+    end_frame: int
+    best_frame: int
+    best_time_s: float
+    box: Box  # in the best frame, pixels of the video
+    vector: np.ndarray = field(repr=False, compare=False)  # unit mean of the embedded crops
+    crops: int = 1  # crops embedded for `vector`
+    attributes: Optional[Attributes] = None
+    # The best frame's vehicle with some context around it, box drawn (engine.draw.sighting_thumbnail).
+    thumbnail: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+    track_id: int = -1
 
 
 @dataclass

@@ -213,6 +213,16 @@ class SearchFile(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True)
     elapsed_s = models.FloatField(default=0.0, help_text="Seconds spent searching this file, all passes")
     speed_fps = models.FloatField(null=True, blank=True, help_text="Frames per second of its latest pass")
+    # Where its answers came from: this search processed it (indexing it), or the footage index
+    # answered (searches.footage); source_note says why, for the page.
+    class Source(models.TextChoices):
+        PROCESSED = "processed", "Processed"
+        INDEX = "index", "Footage index"
+
+    footage = models.ForeignKey("searches.Footage", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="search_files")
+    source = models.CharField(max_length=10, choices=Source, blank=True)
+    source_note = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["position", "pk"]
@@ -280,3 +290,6 @@ class NearMiss(models.Model):
 
     def __str__(self):
         return f"{self.vehicle} refused in {self.file} at {self.time_s:.1f}s"
+
+
+from searches.footage.models import Camera, Footage, Sighting  # noqa: E402,F401  (models of this app)

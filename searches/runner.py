@@ -30,6 +30,8 @@ from gallery.profiles import vehicle_profiles
 from gallery.storage_files import jpeg_file, local_path, user_message
 from searches import lifecycle, progress_cache
 from searches.dbretry import TRANSIENT, DatabaseUnavailable, with_db_retry
+from searches.footage.answer import IndexAnswers, thumbnail_bytes
+from searches.footage.store import SightingWriter, footage_for, index_plan, record_media
 from searches.hit_merge import store_folded
 from searches.models import Hit, NearMiss, SearchFile, SearchJob
 
@@ -57,6 +59,8 @@ class JobRunner:
         self.started = time.monotonic()
         self.start_progress, self.start_elapsed = job.progress, job.elapsed_s
         self.stop_reason = None
+        self.index_answers = IndexAnswers(job, engine, gallery, self.options(), self.profiles)
+        self.writer = None
 
     # -- job level -------------------------------------------------------------------------
     def run(self) -> None:
@@ -94,6 +98,8 @@ class JobRunner:
     def _finish(self) -> None:
         failed = self.job.files.filter(status=SearchFile.Status.FAILED).count()
         notes = [f"{failed} of {self.active_files} files could not be read."] if failed else []
+        if not len(self.gallery):
+            notes.append("No vehicles to look for: the footage was indexed. Register a vehicle, then search your footage.")
         recoveries = self.jobs().values_list("recoveries", flat=True).get()
         if recoveries:
             notes.append(f"Resumed automatically {recoveries} time{'s' if recoveries > 1 else ''} "
@@ -135,14 +141,16 @@ class JobRunner:
         search_file.status = SearchFile.Status.RUNNING
         self.update_file(search_file, status=search_file.status)
         self.publish()
+        self.writer = None
         try:
-            with local_path(search_file.file) as path:
-                info = api.probe(path)
-                self.record_media_info(search_file, info)
-                if info.kind == "image":
-                    self.search_image(search_file, path)
-                else:
-                    self.search_video(search_file, path)
+            footage = footage_for(search_file)
+            from_index, why = index_plan(footage, self.engine.models, embedder_name(self.engine), self.job.frame_stride)
+            source = SearchFile.Source.INDEX if from_index else SearchFile.Source.PROCESSED
+            self.update_file(search_file, source=source, source_note=why)
+            if from_index:
+                self.answer_from_index(search_file, footage)
+            else:
+                self.process(search_file, footage)
         except api.Interrupted as exc:
             reason = lifecycle.StopReason(exc.reason)
             search_file.resume_frame = exc.resume_frame
@@ -150,6 +158,7 @@ class JobRunner:
             search_file.status = SearchFile.Status.PENDING if paused else SearchFile.Status.CANCELLED
             self.update_file(search_file, resume_frame=search_file.resume_frame, status=search_file.status,
                              elapsed_s=self.file_elapsed_s())
+            self.release_footage()
             raise StopRequested(reason) from exc
         except (DatabaseUnavailable, *TRANSIENT):
             raise  # not this file's fault: the job is left to recovery
@@ -162,15 +171,48 @@ class JobRunner:
             log.exception("job %s file %s failed", self.job.pk, search_file.pk)
             self.file_failed(search_file, "Internal error while processing this file (see the worker log).")
         else:
+            self.release_footage(complete=True)
             search_file.status, search_file.progress = SearchFile.Status.DONE, 1.0
             self.update_file(search_file, status=search_file.status, progress=1.0, elapsed_s=self.file_elapsed_s())
         self.write_job_progress()
+
+    def process(self, search_file: SearchFile, footage) -> None:
+        """Search the file itself (detector, tracker, embedder), indexing what it sees."""
+        with local_path(search_file.file) as path:
+            info = api.probe(path)
+            self.record_media_info(search_file, info)
+            record_media(footage, info)
+            self.writer = SightingWriter(footage, search_file.pk, self.engine.models, embedder_name(self.engine),
+                                         self.job.frame_stride, start_frame=search_file.resume_frame)
+            if info.kind == "image":
+                self.search_image(search_file, path)
+            else:
+                self.search_video(search_file, path)
+
+    def answer_from_index(self, search_file: SearchFile, footage) -> None:
+        """Hits from the file's stored sightings (searches.footage.answer): no video is read."""
+        hits, refusals, rows = self.index_answers.answer(footage)
+        self.update_file(search_file, vehicles_seen=footage.sightings_count, kind=footage.kind,
+                         fps=footage.fps, duration_s=footage.duration_s)
+        for found in hits:
+            iv = found.interval
+            self.store_hit(search_file, iv.gallery_id, iv.best_distance, iv.box, None, dict(
+                start_s=iv.start_s, end_s=iv.end_s, best_time_s=iv.best_time_s, best_frame=iv.best_frame,
+                start_frame=iv.start_frame, end_frame=iv.end_frame,
+            ), vector=iv.vector, attributes=iv.attributes, jpeg=thumbnail_bytes(rows[found.best_sighting]))
+        for _, refusal in refusals:
+            self.on_refusal(search_file, refusal)
 
     def file_elapsed_s(self) -> float:
         """Seconds the current file has been searched, over all its passes."""
         return time.monotonic() - self.file_started
 
+    def release_footage(self, complete: bool = False) -> None:
+        if self.writer:
+            self.writer.finish(complete)
+
     def file_failed(self, search_file: SearchFile, message: str) -> None:
+        self.release_footage()
         search_file.status, search_file.error = SearchFile.Status.FAILED, message
         self.update_file(search_file, status=search_file.status, error=message, elapsed_s=self.file_elapsed_s())
 
@@ -194,6 +236,8 @@ class JobRunner:
         bgr = api.read_image(path)
         result = self.engine.search_image(bgr, self.gallery, self.options(), profiles=self.profiles)
         self.update_file(search_file, vehicles_seen=len(result.detections))
+        for sighting in result.sightings:
+            self.writer.add(sighting)
         for hit in result.hits:
             self.store_hit(search_file, hit.gallery_id, hit.distance, hit.box, bgr, dict(
                 start_s=0.0, end_s=0.0, best_time_s=0.0, best_frame=0, start_frame=0, end_frame=0,
@@ -208,7 +252,7 @@ class JobRunner:
             on_progress=lambda progress: self.on_progress(search_file, progress),
             on_interval=lambda interval: self.on_interval(search_file, interval),
             should_stop=self.should_stop, profiles=self.profiles,
-            on_refusal=lambda refusal: self.on_refusal(search_file, refusal),
+            on_refusal=lambda refusal: self.on_refusal(search_file, refusal), on_sighting=self.writer.add,
         )
         if options.start_frame == 0 and options.tracking:  # one whole pass: its tracks are the vehicles
             self.update_file(search_file, vehicles_seen=result.stats.tracks)
@@ -248,7 +292,7 @@ class JobRunner:
             self.write_job_progress()
 
     def store_hit(self, search_file, vehicle_id, distance, box, bgr, times, frame_scale: float = 1.0,
-                  vector=None, attributes=None) -> None:
+                  vector=None, attributes=None, jpeg: bytes | None = None) -> None:
         """Store one hit, joined with the stored hits it overlaps or continues (searches.hit_merge),
         and only while this runner owns the job."""
         vehicle = self.vehicles.get(int(vehicle_id))
@@ -262,7 +306,9 @@ class JobRunner:
             hit.embedder = embedder_name(self.engine)
         if bgr is not None:
             drawn = api.draw_boxes(bgr, [tuple(v * frame_scale for v in box)], [f"{vehicle.label} {distance:.2f}"])
-            hit.thumbnail.save("hit.jpg", jpeg_file(api.encode_jpeg(drawn, max_side=480)), save=False)
+            jpeg = api.encode_jpeg(drawn, max_side=480)
+        if jpeg:
+            hit.thumbnail.save("hit.jpg", jpeg_file(jpeg), save=False)
         used = False
         try:
             used = with_db_retry(self._insert_hit, hit, what="storing a hit")

@@ -6,7 +6,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from gallery.file_cleanup import delete_when_unused
-from searches.models import Hit, SearchFile, SearchJob
+from searches.models import Footage, Hit, SearchFile, SearchJob, Sighting
 from searches.progress_cache import changed
 
 
@@ -25,6 +25,15 @@ def hit_changed(sender, instance, **kwargs):
 @receiver(post_delete, sender=SearchFile)
 def delete_search_file(sender, instance, **kwargs):
     delete_when_unused(instance.file, (SearchFile, "file"))
+    # The last search of a stored file is gone, so is the file: its sightings go with it.
+    if instance.file.name and not SearchFile.objects.filter(file=instance.file.name).exists():
+        for footage in Footage.objects.filter(file=instance.file.name):
+            footage.delete()
+
+
+@receiver(post_delete, sender=Sighting)
+def delete_sighting_thumbnail(sender, instance, **kwargs):
+    delete_when_unused(instance.thumbnail, (Sighting, "thumbnail"))
 
 
 @receiver(post_delete, sender=Hit)

@@ -48,8 +48,7 @@ def _run(job_id: int, rq_job_id: str) -> str:
         gallery = job_gallery(job.owner, engine, list(job.vehicles.values_list("pk", flat=True)),
                               keep_alive=_heartbeat_every(job_id, rq_job_id, seconds=10.0))
         _notice(job_id, rq_job_id, "")
-        if len(gallery) == 0:
-            raise api.GalleryError("There are no registered vehicles to look for: register one first.")
+        # No vehicle yet: the footage is still indexed, to be searched once one is registered.
         JobRunner(job, rq_job_id, engine, gallery).run()
     except (DatabaseUnavailable, *TRANSIENT):
         raise

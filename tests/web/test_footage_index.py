@@ -1,0 +1,115 @@
+"""The footage index: footage searched once answers later questions without re-reading video."""
+import pytest
+from django.urls import reverse
+
+from gallery.engine_cache import get_engine
+from searches.footage.index import forget
+from searches.models import Footage, SearchJob, Sighting
+from tests.web.conftest import register_via_views
+from tests.web.test_search_jobs import start_job
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def detector_calls(monkeypatch):
+    """How often the real detector runs (it still runs: this only counts)."""
+    detector = get_engine().detector
+    calls = []
+    real = detector.detect
+
+    def counted(image):
+        calls.append(1)
+        return real(image)
+    monkeypatch.setattr(detector, "detect", counted)
+    forget()  # every test starts from storage and the database, as a fresh worker would
+    return calls
+
+
+def rerun(client, job, vehicles, **settings):
+    data = {"device": "cpu", "frame_stride": job.frame_stride, "tracking": "on", "proposals": "detector",
+            "camera": "moving", "match_attributes": "on", "vehicles": [v.pk for v in vehicles], **settings}
+    response = client.post(reverse("searches:rerun", args=[job.pk]), data)
+    assert response.status_code == 302, response.content[:2000]
+    return SearchJob.objects.latest("pk")
+
+
+def test_footage_indexed_first_answers_a_vehicle_registered_later(
+        alice, bikes, car_frame_jpg, queue, run_worker, detector_calls):
+    job = start_job(alice, [bikes])  # nobody registered yet: the footage is indexed all the same
+    run_worker()
+    job.refresh_from_db()
+    assert job.status == "done" and "footage was indexed" in job.notice
+    footage = Footage.objects.get()
+    assert footage.status == "indexed" and footage.kind == "video" and footage.frame_stride == 5
+    sightings = list(Sighting.objects.filter(footage=footage))
+    assert 3 <= len(sightings) == footage.sightings_count <= 40
+    assert all(s.thumbnail and len(s.vector) == get_engine().embedder.dim for s in sightings)
+    assert detector_calls, "the first pass ran the detector"
+
+    car = register_via_views(alice, car_frame_jpg)
+    detector_calls.clear()
+    second = rerun(alice, job, [car])
+    run_worker()
+    second.refresh_from_db()
+    assert second.status == "done", second.error
+    assert not detector_calls, "answered from the index: no frame was detected again"
+    search_file = second.files.get()
+    assert search_file.source == "index" and "no video re-read" in search_file.source_note
+    hits = list(second.hits.all())
+    assert hits and all(h.vehicle == car and h.thumbnail for h in hits)
+    # The car is on screen in frames ~135-185 (5.4-7.4 s), as a live search finds it.
+    best = min(hits, key=lambda h: h.distance)
+    assert 4.8 <= best.start_s <= 6.4 <= best.end_s <= 8.0, [(h.start_s, h.end_s) for h in hits]
+
+
+def test_live_search_and_index_answer_agree_and_a_threshold_change_reads_no_video(
+        alice, street_car, bikes, queue, run_worker, detector_calls):
+    job = start_job(alice, [bikes])
+    run_worker()
+    live = sorted((h.start_frame, h.end_frame, round(h.distance, 4)) for h in job.hits.all())
+    assert live and detector_calls
+    assert job.files.get().source == "processed"
+
+    detector_calls.clear()
+    same = rerun(alice, job, [street_car])
+    run_worker()
+    assert not detector_calls
+    assert sorted((h.start_frame, h.end_frame, round(h.distance, 4)) for h in same.hits.all()) == live
+
+    strict = rerun(alice, job, [street_car], threshold="0.01")
+    run_worker()
+    strict.refresh_from_db()
+    assert strict.status == "done" and not detector_calls and strict.hits.count() == 0
+
+
+def test_a_finer_stride_or_a_rerun_reprocesses_without_storing_twice(
+        alice, street_car, bikes, queue, run_worker, detector_calls):
+    job = start_job(alice, [bikes], frame_stride=5)
+    run_worker()
+    before = Sighting.objects.count()
+    finer = rerun(alice, job, [street_car], frame_stride=3)
+    run_worker()
+    search_file = finer.files.get()
+    assert search_file.source == "processed" and "every 5" in search_file.source_note
+    footage = Footage.objects.get()
+    assert footage.frame_stride == 3 and footage.status == "indexed"
+    # Replaced, not added: the stride-3 pass found about as many vehicles as the stride-5 one.
+    assert Sighting.objects.count() == footage.sightings_count <= before * 2
+
+
+def test_deleting_the_last_search_of_a_file_deletes_its_sightings(alice, street_car, bikes, queue, run_worker):
+    job = start_job(alice, [bikes])
+    run_worker()
+    thumbs = [s.thumbnail.path for s in Sighting.objects.all()]
+    assert thumbs
+    again = rerun(alice, job, [street_car])
+    run_worker()
+    assert alice.post(reverse("searches:delete", args=[job.pk])).status_code == 302
+    assert Sighting.objects.count() == len(thumbs)  # the re-run still holds the file
+    assert alice.post(reverse("searches:delete", args=[again.pk])).status_code == 302
+    assert not Footage.objects.exists() and not Sighting.objects.exists()
+    from gallery.file_cleanup import flush
+    flush()
+    import os
+    assert not any(os.path.exists(p) for p in thumbs)
