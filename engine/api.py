@@ -14,6 +14,7 @@ from engine.gallery import Gallery
 from engine.matching import MatchRules, VehicleProfile, agreement
 from engine.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, probe, read_frame, read_image
 from engine.pipeline import Engine, EngineConfig, VideoOptions
+from engine.recording_time import RecordingStart, recording_start
 from engine.registry import (
     ModelSpec,
     default_name,
@@ -42,9 +43,10 @@ from engine.types import (
 __all__ = [
     "Attributes", "Box", "Detection", "Engine", "EngineConfig", "EngineError", "Gallery",
     "GalleryError", "IMAGE_EXTENSIONS", "ImageHit", "ImageResult", "Interrupted", "Interval",
-    "MatchRules", "MediaError", "MediaInfo", "ModelError", "ModelSpec", "Progress", "Refusal",
-    "VIDEO_EXTENSIONS", "VehicleProfile", "VideoOptions", "VideoResult", "VideoStats",
-    "agreement", "available_devices", "clamp_box", "default_name", "draw_boxes", "encode_jpeg", "list_models",
-    "probe", "read_frame", "read_image", "resolve_attributes", "resolve_detector",
-    "resolve_embedder", "Sighting", "SightingHit", "match_sightings", "near", "nearest", "sighting_thumbnail",
+    "MatchRules", "MediaError", "MediaInfo", "ModelError", "ModelSpec", "Progress",
+    "RecordingStart", "Refusal", "Sighting", "SightingHit", "VIDEO_EXTENSIONS", "VehicleProfile",
+    "VideoOptions", "VideoResult", "VideoStats", "agreement", "available_devices", "clamp_box",
+    "default_name", "draw_boxes", "encode_jpeg", "list_models", "match_sightings", "near", "nearest",
+    "probe", "read_frame", "read_image", "recording_start", "resolve_attributes", "resolve_detector",
+    "resolve_embedder", "sighting_thumbnail",
 ]
