@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("gallery/", include("gallery.urls")),
     path("searches/", include("searches.urls")),
+    path("footage/", include("searches.footage.urls")),
     path("admin/rq/", include((superusers_only(django_rq.urls.urlpatterns), "django_rq"))),
     path("admin/", admin.site.urls),
 ]

@@ -116,7 +116,7 @@ class Sighting(models.Model):
         return f"{self.describe() or 'vehicle'} in {self.footage} at {self.start_s:.1f}s"
 
     def get_absolute_url(self):
-        return reverse("searches:sighting", args=[self.pk])
+        return reverse("footage:sighting", args=[self.pk])
 
     @property
     def vector(self) -> np.ndarray:
