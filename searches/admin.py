@@ -167,3 +167,4 @@ class NearMissAdmin(admin.ModelAdmin):
     @admin.display(description="Distance", ordering="distance")
     def rounded_distance(self, obj):
         return f"{obj.distance:.3f}"
+from searches.footage import admin as footage_admin  # noqa: E402,F401  (registers the footage index's admin)

@@ -19,26 +19,22 @@ Each progress write and each hit also publishes the job's progress snapshot for 
 import logging
 import time
 
-from django.db import IntegrityError
 from django.db.models import Sum
 from django.utils import timezone
 
 from engine import api
 from gallery.engine_cache import embedder_name
-from gallery.models import Vehicle
 from gallery.profiles import vehicle_profiles
-from gallery.storage_files import jpeg_file, local_path, user_message
+from gallery.storage_files import local_path, user_message
 from searches import lifecycle, progress_cache
 from searches.dbretry import TRANSIENT, DatabaseUnavailable, with_db_retry
 from searches.footage.answer import IndexAnswers, thumbnail_bytes
 from searches.footage.store import SightingWriter, footage_for, index_plan, record_media
-from searches.hit_merge import store_folded
-from searches.models import Hit, NearMiss, SearchFile, SearchJob
+from searches.hit_store import HitStore, hit_picture, interval_times
+from searches.models import SearchFile, SearchJob
 
 log = logging.getLogger(__name__)
 THROTTLE_S = 0.5  # minimum seconds between progress writes / status polls
-MERGE_GAP_S = api.VideoOptions().merge_gap_s  # hits closer than this are one hit
-MAX_NEAR_MISSES_PER_FILE = 50  # refused near-matches kept per file (for staff; a busy file has many)
 
 
 class StopRequested(Exception):
@@ -51,9 +47,8 @@ class JobRunner:
     def __init__(self, job: SearchJob, rq_job_id: str, engine, gallery):
         self.job, self.rq_job_id = job, rq_job_id
         self.engine, self.gallery = engine, gallery
-        self.vehicles = {v.pk: v for v in Vehicle.objects.filter(owner=job.owner)}
+        self.hits = HitStore(job, rq_job_id, embedder_name(engine))
         self.profiles = vehicle_profiles(gallery.ids(), engine) if gallery is not None else {}
-        self.refusals_kept: dict[int, int] = {}
         self.active_files = job.files.exclude(status=SearchFile.Status.SKIPPED).count()
         self.last_write = self.last_poll = self.last_publish = 0.0
         self.started = time.monotonic()
@@ -196,10 +191,8 @@ class JobRunner:
                          fps=footage.fps, duration_s=footage.duration_s)
         for found in hits:
             iv = found.interval
-            self.store_hit(search_file, iv.gallery_id, iv.best_distance, iv.box, None, dict(
-                start_s=iv.start_s, end_s=iv.end_s, best_time_s=iv.best_time_s, best_frame=iv.best_frame,
-                start_frame=iv.start_frame, end_frame=iv.end_frame,
-            ), vector=iv.vector, attributes=iv.attributes, jpeg=thumbnail_bytes(rows[found.best_sighting]))
+            self.store_hit(search_file, iv.gallery_id, iv.best_distance, iv.box, None, interval_times(iv),
+                           vector=iv.vector, attributes=iv.attributes, jpeg=thumbnail_bytes(rows[found.best_sighting]))
         for _, refusal in refusals:
             self.on_refusal(search_file, refusal)
 
@@ -259,21 +252,12 @@ class JobRunner:
 
     # -- engine callbacks ------------------------------------------------------------------
     def on_interval(self, search_file: SearchFile, interval) -> None:
-        self.store_hit(search_file, interval.gallery_id, interval.best_distance, interval.box, interval.frame, dict(
-            start_s=interval.start_s, end_s=interval.end_s, best_time_s=interval.best_time_s,
-            best_frame=interval.best_frame, start_frame=interval.start_frame, end_frame=interval.end_frame,
-        ), frame_scale=interval.frame_scale, vector=interval.vector, attributes=interval.attributes)
+        self.store_hit(search_file, interval.gallery_id, interval.best_distance, interval.box, interval.frame,
+                       interval_times(interval), interval.frame_scale, interval.vector, interval.attributes)
 
     def on_refusal(self, search_file: SearchFile, refusal) -> None:
         """Keep a refused near-match for staff to see why it is not a hit (a few per file)."""
-        vehicle = self.vehicles.get(int(refusal.gallery_id))
-        if vehicle is None or self.refusals_kept.get(search_file.pk, 0) >= MAX_NEAR_MISSES_PER_FILE:
-            return
-        self.refusals_kept[search_file.pk] = self.refusals_kept.get(search_file.pk, 0) + 1
-        box = [round(float(v), 1) for v in refusal.box] if refusal.box is not None else None
-        with_db_retry(NearMiss.objects.create, job=self.job, file=search_file, vehicle=vehicle,
-                      distance=float(refusal.distance), reason=refusal.reason[:300], time_s=float(refusal.time_s),
-                      frame=int(refusal.frame), box=box, what="storing a near miss")
+        self.hits.near_miss(search_file, refusal)
 
     def on_progress(self, search_file: SearchFile, progress) -> None:
         search_file.progress = progress.fraction
@@ -293,43 +277,12 @@ class JobRunner:
 
     def store_hit(self, search_file, vehicle_id, distance, box, bgr, times, frame_scale: float = 1.0,
                   vector=None, attributes=None, jpeg: bytes | None = None) -> None:
-        """Store one hit, joined with the stored hits it overlaps or continues (searches.hit_merge),
-        and only while this runner owns the job."""
-        vehicle = self.vehicles.get(int(vehicle_id))
-        if vehicle is None:  # deleted while the job ran
-            return
-        hit = Hit(job=self.job, file=search_file, vehicle=vehicle, distance=float(distance),
-                  box=[round(float(v), 1) for v in box], attributes=attributes.to_dict() if attributes else None,
-                  **times)
-        if vector is not None:
-            hit.embedding = vector.astype("float32").tobytes()
-            hit.embedder = embedder_name(self.engine)
-        if bgr is not None:
-            drawn = api.draw_boxes(bgr, [tuple(v * frame_scale for v in box)], [f"{vehicle.label} {distance:.2f}"])
-            jpeg = api.encode_jpeg(drawn, max_side=480)
-        if jpeg:
-            hit.thumbnail.save("hit.jpg", jpeg_file(jpeg), save=False)
-        used = False
-        try:
-            used = with_db_retry(self._insert_hit, hit, what="storing a hit")
-        except IntegrityError:
-            if Vehicle.objects.filter(pk=vehicle.pk).exists():
-                raise
-            del self.vehicles[vehicle.pk]  # deleted while the job runs: only its hits are dropped
-        finally:
-            # Not stored: joined into a hit with a better frame, or the database stayed away
-            # (the pass ends; the resumed one stores the hit again with its own thumbnail).
-            if not used and hit.thumbnail:
-                hit.thumbnail.delete(save=False)
-        self.publish(force=True)
-        self.last_write = 0.0  # the next progress write (with the checkpoint past this hit) goes out now
-
-    def _insert_hit(self, hit: Hit) -> bool:
-        # Re-queued since (by recovery, or paused and resumed): the new owner redoes this part.
-        # Paused or cancelled but not re-queued: the intervals flushed on stopping are kept.
-        if not self.jobs().filter(rq_job_id=self.rq_job_id).exists():
-            return False
-        return store_folded(hit, MERGE_GAP_S)
+        """Store one hit (searches.hit_store); its thumbnail: the frame `bgr` with the box drawn, or `jpeg`."""
+        def picture(label):
+            return hit_picture(bgr, box, frame_scale, label) if bgr is not None else jpeg
+        if self.hits.hit(search_file, vehicle_id, distance, box, times, picture, vector, attributes):
+            self.publish(force=True)
+            self.last_write = 0.0  # the next progress write (with the checkpoint past this hit) goes out now
 
     def write_job_progress(self) -> None:
         self.last_write = time.monotonic()

@@ -56,6 +56,7 @@ def test_footage_indexed_first_answers_a_vehicle_registered_later(
     assert not detector_calls, "answered from the index: no frame was detected again"
     search_file = second.files.get()
     assert search_file.source == "index" and "no video re-read" in search_file.source_note
+    assert "no video re-read" in alice.get(second.get_absolute_url()).content.decode()  # said on the page
     hits = list(second.hits.all())
     assert hits and all(h.vehicle == car and h.thumbnail for h in hits)
     # The car is on screen in frames ~135-185 (5.4-7.4 s), as a live search finds it.

@@ -167,11 +167,14 @@ def test_pause_before_start_and_rerun_with_other_settings(alice, street_car, que
     assert job.status == "paused"  # the original is untouched
 
 
-def test_job_without_vehicles_fails_with_a_reason(alice, queue, run_worker):
+def test_job_without_vehicles_indexes_the_footage_and_says_so(alice, queue, run_worker):
     job = start_job(alice, [FIXTURES / "red_car.jpg"])
     run_worker()
     job.refresh_from_db()
-    assert job.status == "failed" and "register one first" in job.error
+    assert job.status == "done" and not job.hits.exists()
+    assert "No vehicles to look for: the footage was indexed" in job.notice
+    search_file = job.files.get()
+    assert search_file.footage.status == "indexed" and search_file.footage.sightings.count() == 1
 
 
 def test_a_queued_search_says_how_many_are_ahead(alice, street_car, queue):
