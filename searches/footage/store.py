@@ -66,8 +66,9 @@ class SightingWriter:
             indexer=search_file_pk, status=Footage.Status.INDEXING, detector=models.get("detector", ""),
             embedder=embedder, frame_stride=frame_stride, what="claiming footage for indexing"))
         if self.active:
-            for old in Sighting.objects.filter(footage=footage, start_frame__gte=start_frame):
-                old.delete()  # one by one: the post_delete signal removes each thumbnail
+            # (post_delete still fires per row: each thumbnail goes after the commit)
+            with_db_retry(Sighting.objects.filter(footage=footage, start_frame__gte=start_frame).delete,
+                          what="clearing sightings a new pass finds again")
         footage.refresh_from_db()
 
     def add(self, sighting: "api.Sighting") -> None:
