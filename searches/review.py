@@ -40,13 +40,19 @@ def reject_hit(hit: Hit) -> None:
 
 
 def best_frame(hit: Hit):
-    """The hit's frame (a video's) or image as BGR pixels, and its box in them. An image is
-    decoded like a registration photo (bounded, in the web process), its box scaled to match."""
-    if not hit.file.file:
-        raise ValueError("the file of this hit is no longer stored")
-    with local_path(hit.file.file) as path:
-        if hit.file.kind == SearchFile.Kind.VIDEO:
-            return api.read_frame(path, hit.best_frame), hit.box
-        bgr, pixels = read_photo(path, hit.file.original_name)
+    """The hit's frame (a video's) or image as BGR pixels, and its box in them."""
+    return stored_frame(hit.file.file, hit.file.kind, hit.file.original_name, hit.best_frame, hit.box, "hit")
+
+
+def stored_frame(stored, kind: str, original_name: str, frame: int, box, of: str):
+    """Frame `frame` of a stored video, or a stored image, as BGR pixels, and `box` in them (a
+    hit's or a sighting's). An image is decoded like a registration photo (bounded, in the web
+    process), its box scaled to match. ValueError, naming the file, when it is no longer stored."""
+    if not stored or not stored.name or not stored.storage.exists(stored.name):
+        raise ValueError(f"the file of this {of} is no longer stored ({original_name})")
+    with local_path(stored) as path:
+        if kind == SearchFile.Kind.VIDEO:
+            return api.read_frame(path, frame), box
+        bgr, pixels = read_photo(path, original_name)
     scale = math.sqrt(bgr.shape[0] * bgr.shape[1] / pixels) if pixels else 1.0
-    return bgr, [v * scale for v in hit.box]
+    return bgr, [v * scale for v in box]

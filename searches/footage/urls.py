@@ -1,7 +1,16 @@
 """URLs of the footage index (mounted at /footage/, namespace "footage")."""
-from django.urls import path  # noqa: F401  (the rooms below use it)
+from django.urls import path
+
+from searches.footage import explore, sightings, similar
 
 app_name = "footage"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("explore/", explore.ExploreView.as_view(), name="explore"),
+    path("sightings/<int:pk>/", sightings.SightingDetailView.as_view(), name="sighting"),
+    path("sightings/<int:pk>/thumbnail.jpg", sightings.sighting_thumbnail, name="sighting_thumbnail"),
+    path("sightings/<int:pk>/similar/", similar.SimilarView.as_view(), name="similar"),
+    path("sightings/<int:pk>/register/", sightings.SightingRegisterView.as_view(), name="register"),
+    path("hits/<int:pk>/similar/", similar.SimilarToHitView.as_view(), name="similar_hit"),
+]
 # Each room adds its own patterns below (explore, sightings and similar, journey, cameras and files,
 # searches over the index).

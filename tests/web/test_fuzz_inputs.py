@@ -41,8 +41,11 @@ FORMS = {
     "searches:delete": {}, "searches:action": {}, "searches:export_csv": {}, "searches:export_json": {},
     "searches:hit": {}, "searches:hit_confirm": {}, "searches:hit_reject": {}, "searches:file": {},
     "searches:hit_thumbnail": {},
+    "footage:explore": {}, "footage:sighting": {}, "footage:sighting_thumbnail": {}, "footage:similar": {},
+    "footage:similar_hit": {}, "footage:register": {"label": "x"},
 }
-QUERY_PARAMS = ["page", "hits", "label", "vehicle", "next"]
+QUERY_PARAMS = ["page", "hits", "label", "vehicle", "next",
+                "camera", "seen_from", "seen_to", "colour", "vehicle_type", "footage", "order"]  # explore's filters
 MEDIA = ["gallery:pending_file", "gallery:photo_file", "gallery:negative_file", "searches:file", "searches:hit_thumbnail"]
 DESTRUCTIVE = ["gallery:vehicle_delete", "gallery:photo_delete", "gallery:negative_delete", "searches:delete",
                "searches:hit_reject", "logout"]

@@ -1,0 +1,73 @@
+"""Forms of the footage pages: explore's filters, and the label of a vehicle registered from a sighting."""
+from django import forms
+from django.utils.html import format_html, format_html_join
+
+from searches.footage.models import Camera, Footage, Sighting
+from searches.footage.queries import TimeOrdered
+
+
+class QuickSelect(forms.Select):
+    """A select rendered in Python: Django's renders a template per option, and a user with a
+    thousand files would wait for it on every page of the grid."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        chosen = "" if value is None else str(value)
+        options = format_html_join("", "<option value=\"{}\"{}>{}</option>",
+                                   ((v, " selected" if str(v) == chosen else "", label)
+                                    for v, label in self.choices))
+        return format_html('<select name="{}" id="{}">{}</select>', name, (attrs or {}).get("id", f"id_{name}"),
+                           options)
+
+
+class ExploreForm(forms.Form):
+    """Filters of the explore grid (GET). Every field is optional; each choice is the user's own."""
+
+    ORDERS = [("asc", "Oldest first"), ("desc", "Newest first")]
+
+    camera = forms.ModelChoiceField(queryset=Camera.objects.none(), required=False, empty_label="Any camera",
+                                    widget=QuickSelect)
+    seen_from = forms.DateTimeField(required=False, label="From",
+                                    widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    seen_to = forms.DateTimeField(required=False, label="To",
+                                  widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    colour = forms.ChoiceField(required=False)
+    vehicle_type = forms.ChoiceField(required=False, label="Type")
+    footage = forms.ModelChoiceField(queryset=Footage.objects.none(), required=False, label="File",
+                                     empty_label="Any file", widget=QuickSelect)
+    order = forms.ChoiceField(choices=ORDERS, required=False)
+
+    def __init__(self, *args, owner, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+        self.fields["camera"].queryset = Camera.objects.filter(owner=owner).only("pk", "name")
+        self.fields["footage"].queryset = (Footage.objects.filter(owner=owner).only("pk", "original_name")
+                                           .order_by("original_name", "pk"))
+        mine = Sighting.objects.filter(owner=owner).order_by()
+        for name, empty in (("colour", "Any colour"), ("vehicle_type", "Any type")):
+            values = mine.exclude(**{name: ""}).values_list(name, flat=True).distinct().order_by(name)
+            self.fields[name].choices = [("", empty)] + [(v, v) for v in values]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("seen_from") and data.get("seen_to") and data["seen_from"] > data["seen_to"]:
+            self.add_error("seen_to", "The end is before the start.")
+        return data
+
+    def filter(self, queryset) -> TimeOrdered:
+        """The sightings its valid fields keep, in the order asked for."""
+        self.is_valid()  # fills cleaned_data with the fields that are valid
+        data = self.cleaned_data if self.is_bound else {}
+        lookups = {"camera": data.get("camera"), "colour": data.get("colour"),
+                   "vehicle_type": data.get("vehicle_type"), "footage": data.get("footage"),
+                   "seen_at__gte": data.get("seen_from"), "seen_at__lte": data.get("seen_to")}
+        lookups = {key: value for key, value in lookups.items() if value}
+        one_footage = "footage" in lookups
+        if one_footage:  # one of the owner's files (its choices are): its index, not the owner's
+            queryset = Sighting.objects.filter(footage=lookups.pop("footage"))
+        timed = "seen_at__gte" in lookups or "seen_at__lte" in lookups
+        return TimeOrdered(queryset.filter(**lookups), descending=data.get("order") == "desc",
+                           with_unknown=not timed, one_footage=one_footage)
+
+
+class RegisterSightingForm(forms.Form):
+    label = forms.CharField(max_length=100, required=False)
