@@ -3,6 +3,7 @@ import logging
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
@@ -237,11 +238,12 @@ def owned_or_viewable(user, model, pk, **owner_lookup):
     """For media: the user's own object, or another's with the model's view permission (the
     admin's thumbnails; staff status alone shows nothing); else 404. The permission is looked
     up only for objects that are not the user's own (a page loads dozens of thumbnails)."""
-    found = model._default_manager.filter(pk=pk, **owner_lookup).first()
-    if found is None and user.has_perm(view_permission(model)):
-        found = model._default_manager.filter(pk=pk).first()
+    rows = model.all() if isinstance(model, QuerySet) else model._default_manager.all()  # `model`: or a queryset
+    found = rows.filter(pk=pk, **owner_lookup).first()
+    if found is None and user.has_perm(view_permission(rows.model)):
+        found = rows.filter(pk=pk).first()
     if found is None:
-        raise Http404(f"No {model._meta.verbose_name} {pk}")
+        raise Http404(f"No {rows.model._meta.verbose_name} {pk}")
     return found
 
 

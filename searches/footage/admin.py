@@ -1,5 +1,6 @@
 """Admin for the footage index: staff see every user's cameras, footage and sightings."""
 from django.contrib import admin
+from django.urls import reverse
 from django.utils.html import format_html
 
 from searches.footage.models import Camera, Footage, Sighting
@@ -45,4 +46,6 @@ class SightingAdmin(admin.ModelAdmin):
 
     @admin.display(description="Picture")
     def picture(self, obj):
-        return format_html('<img src="{}" height="48" alt="">', obj.thumbnail.url) if obj.thumbnail else "—"
+        if not obj.thumbnail:
+            return "—"  # (MEDIA_URL serves nothing: the thumbnail view serves staff with the view permission)
+        return format_html('<img src="{}" height="48" alt="">', reverse("footage:sighting_thumbnail", args=[obj.pk]))

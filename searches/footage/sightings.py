@@ -7,7 +7,7 @@ from django.views.generic import DetailView
 
 from engine import api
 from gallery.files import serve_fieldfile
-from gallery.views import OwnedMixin
+from gallery.views import OwnedMixin, owned_or_viewable
 from searches.footage.forms import RegisterSightingForm
 from searches.footage.models import Sighting
 from searches.footage.register import default_label, register_sighting
@@ -31,7 +31,8 @@ class SightingDetailView(OwnedMixin, DetailView):
 
 def sighting_thumbnail(request, pk):
     # Only the file's name: a grid loads dozens of these, and a row's vector is 5 KB.
-    sighting = get_object_or_404(Sighting.objects.only("pk", "thumbnail"), pk=pk, owner=request.user)
+    # Staff with the view permission see it too (the admin's list shows it).
+    sighting = owned_or_viewable(request.user, Sighting.objects.only("pk", "thumbnail"), pk, owner=request.user)
     return serve_fieldfile(request, sighting.thumbnail)
 
 
