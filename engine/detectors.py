@@ -27,6 +27,8 @@ DEFAULT_MIN_SCORE = 0.35  # for models whose registry entry gives none
 DEFAULT_NMS_IOU = 0.5
 LARGE_BOX_SHARE = 0.3  # of the frame's area (see EnsembleDetector._plausible)
 LARGE_BOX_SURE = 0.9  # mapped score: vehicle-detection-0202 at about 0.96
+SURE = 0.5  # mapped score of a member's own threshold (EnsembleDetector.fuse)
+CONTAIN_SHARE = 0.7  # an ensemble box holding this share of a surer box is dropped (EnsembleDetector.fuse)
 
 
 class Detector:
@@ -249,15 +251,17 @@ def _metadata_names(model) -> Optional[tuple[str, ...]]:
 
 
 class EnsembleDetector:
-    """Several detectors whose boxes are pooled (class-agnostic NMS), each member counting from
-    its own threshold. Members' scores are not comparable (vehicle-detection-0202 at 0.6 is as
-    sure as NanoDet at 0.4), so each score is mapped so that the member's threshold becomes 0.5:
-    the ensemble's min_score is 0.5 for every member and its weak boxes start at 0.25."""
+    """Several detectors whose boxes are pooled, each member counting from its own threshold.
+    Members' scores are not comparable (vehicle-detection-0202 at 0.6 is as sure as NanoDet at
+    0.4), so each score is mapped so that the member's threshold becomes 0.5: the ensemble's
+    min_score is 0.5 for every member and its weak boxes start at 0.25."""
 
     format = "ensemble"
 
-    def __init__(self, spec: ModelSpec, members: list[tuple[Detector, float]], nms_iou: float, min_score: float):
+    def __init__(self, spec: ModelSpec, members: list[tuple[Detector, float]], nms_iou: float, min_score: float,
+                 contain: Optional[float] = CONTAIN_SHARE):
         self.spec, self.members, self.nms_iou, self.min_score = spec, members, nms_iou, min_score
+        self.contain = contain
         self.model = members[0][0].model  # for device notes: every member runs on the same device
 
     @staticmethod
@@ -267,22 +271,37 @@ class EnsembleDetector:
         return 0.5 + 0.5 * (score - threshold) / max(1.0 - threshold, 1e-6)
 
     def detect(self, bgr: np.ndarray) -> list[Detection]:
-        """Members in priority order: a later member's box is added only where no earlier
-        member's box already is (IoU >= nms_iou). Measured on the labelled street clip, letting
-        the members' boxes compete in one NMS made the winning box flip between members from
-        frame to frame, which broke tracks of parked cars (benchmarks/RESULTS.md, Quality)."""
         per_member = [[replace(d, score=self._mapped(d.score, threshold)) for d in detector.detect(bgr)]
                       for detector, threshold in self.members]
-        area = float(bgr.shape[0] * bgr.shape[1])
+        return self.fuse(per_member, float(bgr.shape[0] * bgr.shape[1]))
+
+    def fuse(self, per_member: list[list[Detection]], area: float) -> list[Detection]:
+        """Members' (mapped) boxes into one list, best first.
+
+        Boxes at or above their member's threshold (mapped: 0.5) come first, members in priority
+        order: a box overlapping an earlier one (IoU >= nms_iou) is the same vehicle; the earlier
+        member's box stays and takes the higher score (a car both members are sure of scores as
+        the surer). Measured on the labelled street clip, letting the members' boxes compete in
+        one NMS made the winning box flip between members from frame to frame, which broke tracks
+        of parked cars (benchmarks/RESULTS.md, Quality). Weaker boxes, down to min_score (the
+        tracker's low score when loaded for tracking), are added after, only where no box is yet.
+        Last, a box holding most of a surer box (`contain`) is dropped unless it is sure itself:
+        on the street clip those are one box over two parked cars or a second box around one."""
         kept: list[Detection] = []
-        for i, found in enumerate(per_member):
-            others = per_member[:i] + per_member[i + 1:]
-            for d in found:
-                if d.score < self.min_score or not self._plausible(d, area, others):
-                    continue
-                if not _overlaps(d.box, [k.box for k in kept], self.nms_iou):
-                    kept.append(d)
-        return sorted(kept, key=lambda d: -d.score)
+        for strong in (True, False):
+            for i, found in enumerate(per_member):
+                others = per_member[:i] + per_member[i + 1:]
+                for d in found:
+                    if d.score < self.min_score or (d.score >= SURE) != strong \
+                            or not self._plausible(d, area, others):
+                        continue
+                    hit = _best_overlap(d.box, [k.box for k in kept], self.nms_iou)
+                    if hit is None:
+                        kept.append(d)
+                    elif strong and d.score > kept[hit].score:
+                        kept[hit] = replace(kept[hit], score=d.score)
+        kept.sort(key=lambda d: -d.score)
+        return kept if self.contain is None else _drop_containers(kept, self.contain, LARGE_BOX_SURE)
 
     @staticmethod
     def _plausible(det: Detection, area: float, others: list[list[Detection]]) -> bool:
@@ -292,6 +311,31 @@ class EnsembleDetector:
         if (x2 - x1) * (y2 - y1) < LARGE_BOX_SHARE * area or det.score >= LARGE_BOX_SURE:
             return True
         return _overlaps(det.box, [o.box for found in others for o in found], 0.5)
+
+
+def _best_overlap(box, boxes, min_iou: float) -> Optional[int]:
+    """Index of the box in `boxes` overlapping `box` most, if by at least min_iou."""
+    if not boxes:
+        return None
+    iou = box_iou([box], boxes)[0][0]
+    best = int(np.argmax(iou))
+    return best if iou[best] >= min_iou else None
+
+
+def _drop_containers(dets: list[Detection], share: float, sure: float) -> list[Detection]:
+    """Detections (best first) less those that hold at least `share` of the area of a better
+    detection kept before them, unless their own score is at least `sure`."""
+    kept: list[Detection] = []
+    for d in dets:
+        if d.score < sure and kept:
+            k = np.array([k.box for k in kept], np.float32)
+            iw = (np.minimum(k[:, 2], d.box[2]) - np.maximum(k[:, 0], d.box[0])).clip(0)
+            ih = (np.minimum(k[:, 3], d.box[3]) - np.maximum(k[:, 1], d.box[1])).clip(0)
+            inside = iw * ih >= share * (k[:, 2] - k[:, 0]) * (k[:, 3] - k[:, 1])
+            if inside.any():
+                continue
+        kept.append(d)
+    return kept
 
 
 def _overlaps(box, boxes, min_iou: float) -> bool:
@@ -309,8 +353,10 @@ def _load_ensemble(spec: ModelSpec, device, classes, min_score, nms_iou, threads
         # Each member keeps boxes down to half its threshold (mapped: the ensemble's 0.25).
         loaded.append((load_detector(member, device, classes, min_score=0.5 * float(threshold), threads=threads),
                        float(threshold)))
+    contain = spec.extra.get("contain", CONTAIN_SHARE)
     return EnsembleDetector(spec, loaded, nms_iou if nms_iou is not None else (spec.nms_iou or DEFAULT_NMS_IOU),
-                            min_score if min_score is not None else (spec.min_score or 0.5))
+                            min_score if min_score is not None else (spec.min_score or 0.5),
+                            contain=None if contain is None else float(contain))
 
 
 FORMATS = {cls.format: cls for cls in Detector.__subclasses__()}
