@@ -5,6 +5,8 @@ from django.conf import settings
 
 from gallery.models import Vehicle
 from searches.devices import device_choices
+from searches.footage.recording import camera_names
+from searches.footage.upload import UploadFootage
 from searches.models import SearchJob
 from vreid_site.upload_limits import limit_bytes
 
@@ -45,6 +47,8 @@ class IdsChoiceField(forms.ModelMultipleChoiceField):
 
 
 class SearchSettingsForm(forms.ModelForm):
+    upload_fields = ()  # shown with the files, not among the settings (NewSearchForm)
+
     class Meta:
         model = SearchJob
         fields = ["name", "vehicles", "device", "frame_stride", "threshold", "tracking", "proposals", "camera", "match_attributes"]
@@ -95,6 +99,23 @@ class NewSearchForm(SearchSettingsForm):
     # Filled by static/js/folder_paths.js: the folder's files' paths, since uploads carry only
     # base names (cam1/0001.jpg and cam2/0001.jpg must not both show as 0001.jpg).
     folder_paths = forms.CharField(required=False, widget=forms.HiddenInput)
+    camera_name = forms.CharField(
+        required=False, max_length=100, label="Camera", widget=forms.TextInput(attrs={"list": "camera-names"}),
+        help_text="Where the footage was recorded. Empty: a file in a folder (a folder upload, an "
+                  "archive's folders) takes its folder's name; other files have no camera.")
+    recorded_at = forms.DateTimeField(
+        required=False, label="Recording started at",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": 1}, format="%Y-%m-%dT%H:%M:%S"),
+        help_text="For files whose own metadata and name tell no time (those are read first). "
+                  "You can change each file's camera and time later under Footage.")
+    upload_fields = ("files", "folder", "folder_paths", "camera_name", "recorded_at")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, user=user, **kwargs)
+        self.camera_names = camera_names(user)
+
+    def footage_fields(self):
+        return [self["camera_name"], self["recorded_at"]]
 
     def clean(self):
         cleaned = super().clean()
@@ -106,6 +127,9 @@ class NewSearchForm(SearchSettingsForm):
         folder_names = relative_names(folder, cleaned.get("folder_paths", ""))
         cleaned["uploads"] = [(upload.name, upload) for upload in files] + list(zip(folder_names, folder))
         return cleaned
+
+    def upload_footage(self, owner) -> UploadFootage:
+        return UploadFootage(owner, self.cleaned_data.get("camera_name", ""), self.cleaned_data.get("recorded_at"))
 
     def upload_bytes(self) -> int:
         return sum(upload.size for _, upload in self.cleaned_data.get("uploads", []))

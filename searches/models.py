@@ -269,6 +269,15 @@ class Hit(models.Model):
     def get_absolute_url(self):
         return reverse("searches:hit", args=[self.job_id, self.pk])
 
+    # Wall-clock times, where the file's recording start is known (select_related file__footage).
+    @property
+    def start_at(self):
+        return self.file.footage.seconds_at(self.start_s) if self.file.footage_id else None
+
+    @property
+    def end_at(self):
+        return self.file.footage.seconds_at(self.end_s) if self.file.footage_id else None
+
 
 class NearMiss(models.Model):
     """A candidate within the threshold of a vehicle that the matching rules refused (colour or

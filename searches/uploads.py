@@ -17,6 +17,7 @@ from django.core.files import File
 
 from engine import api
 from gallery.file_cleanup import remove
+from searches.footage.upload import UploadFootage
 from searches.models import SearchFile
 from searches.zips import ExtractLimits, ZipRejected, iter_zip
 from vreid_site.storage_quota import MB, quota_message
@@ -35,11 +36,11 @@ def file_kind(name: str) -> str:
 
 class JobFileAdder:
     """Adds files to a new job in upload order. `quota_left`: bytes the owner may still store
-    (None: no quota). Used as a context manager: an error before the rows are committed (the
+    (None: no quota); `footage`: the upload's camera and start time, for the files' Footage rows. Used as a context manager: an error before the rows are committed (the
     transaction rolled back) deletes the files it stored."""
 
-    def __init__(self, job, quota_left: int | None = None):
-        self.job, self.rows, self.stored = job, [], set()
+    def __init__(self, job, quota_left: int | None = None, footage: UploadFootage | None = None):
+        self.job, self.rows, self.stored, self.footage = job, [], set(), footage
         self.limits = ExtractLimits(settings.VREID_ZIP_MAX_FILES, settings.VREID_ZIP_MAX_MB * MB,
                                     settings.VREID_ZIP_MAX_RATIO, quota_left)
 
@@ -80,6 +81,8 @@ class JobFileAdder:
         self.stored.add(row.file.name)
         row.stored_bytes = row.file.size
         self._count(row.stored_bytes)
+        if self.footage:
+            self.footage.describe(row)
         return ""
 
     def _count(self, stored_bytes: int) -> None:
@@ -115,6 +118,8 @@ class JobFileAdder:
         """Insert the rows, inside the caller's short transaction."""
         for row in self.rows:
             row.job = self.job  # saved by now
+        if self.footage:
+            self.footage.save(self.rows)
         SearchFile.objects.bulk_create(self.rows, batch_size=500)
 
     def copy_from(self, source_job) -> None:
@@ -124,6 +129,7 @@ class JobFileAdder:
                 job=self.job, original_name=old.original_name, kind=old.kind, position=position,
                 duration_s=old.duration_s, fps=old.fps, width=old.width, height=old.height,
                 frames_total=old.frames_total, file=old.file.name, stored_bytes=old.stored_bytes,
+                footage_id=old.footage_id,  # the same file: the same camera, time and sightings
                 **({} if old.file.name else {"status": SearchFile.Status.SKIPPED, "error": old.error}),
             )
             for position, old in enumerate(source_job.files.order_by("position", "pk"))

@@ -90,7 +90,7 @@ class JobCreateView(UploadLimitMixin, JobSettingsMixin, FormView):
         job = form.save(commit=False)
         job.owner = self.request.user
         # Files are stored first, outside any transaction; the rows go in in one short one.
-        with JobFileAdder(job, quota_left) as adder:
+        with JobFileAdder(job, quota_left, form.upload_footage(self.request.user)) as adder:
             for name, upload in form.cleaned_data["uploads"]:
                 adder.add_upload(upload, name)
             job.name = job.name or _default_name(adder.rows)
@@ -156,7 +156,7 @@ def snapshot_response(request, snap: dict):
 
 
 def timeline_context(job) -> dict:
-    hits = list(job.hits.select_related("vehicle", "file"))
+    hits = list(job.hits.select_related("vehicle", "file__footage__camera"))
     return {"job": job, "timeline": build_timeline(hits), "hit_count": len(hits),
             "hits_version": hits_version(job, hits)}
 
@@ -332,7 +332,8 @@ class OwnedHitMixin(OwnedMixin):
     owner_field = "job__owner"
 
     def get_queryset(self):
-        return super().get_queryset().filter(job_id=self.kwargs["job_pk"]).select_related("vehicle", "file", "job")
+        return (super().get_queryset().filter(job_id=self.kwargs["job_pk"])
+                .select_related("vehicle", "file__footage__camera", "job"))
 
 
 class HitDetailView(ReadableMixin, OwnedHitMixin, DetailView):

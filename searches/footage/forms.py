@@ -1,9 +1,13 @@
-"""Forms of the footage pages: explore's filters, and the label of a vehicle registered from a sighting."""
+"""Forms of the footage pages: explore's filters, the label of a vehicle registered from a sighting, and
+a file's camera and recording start."""
 from django import forms
+from django.conf import settings
+from django.db import transaction
 from django.utils.html import format_html, format_html_join
 
 from searches.footage.models import Camera, Footage, Sighting
 from searches.footage.queries import TimeOrdered
+from searches.footage.recording import camera_named, camera_names, sync_sightings
 
 
 class QuickSelect(forms.Select):
@@ -71,3 +75,39 @@ class ExploreForm(forms.Form):
 
 class RegisterSightingForm(forms.Form):
     label = forms.CharField(max_length=100, required=False)
+
+
+TIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local", "step": 1}, format="%Y-%m-%dT%H:%M:%S")
+
+
+class FootageForm(forms.ModelForm):
+    camera_name = forms.CharField(
+        required=False, max_length=100, label="Camera", widget=forms.TextInput(attrs={"list": "camera-names"}),
+        help_text="Pick one of your cameras or type a new name; empty: no camera.")
+
+    class Meta:
+        model = Footage
+        fields = ["recorded_at"]
+        widgets = {"recorded_at": TIME_INPUT}
+        labels = {"recorded_at": "Recording started at"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.recorded_before = self.instance.recorded_at  # to the microsecond, which the input drops
+        self.fields["camera_name"].initial = self.instance.camera.name if self.instance.camera else ""
+        self.fields["recorded_at"].help_text = (
+            f"{settings.TIME_ZONE} time; empty: unknown. Its sightings' times follow.")
+        self.camera_names = camera_names(self.instance.owner)
+
+    def save(self, commit=True):
+        """Saves the camera and time, and copies them onto the footage's sightings."""
+        footage = super().save(commit=False)
+        footage.camera = camera_named(footage.owner, self.cleaned_data["camera_name"])
+        if "recorded_at" in self.changed_data:
+            footage.recorded_at_source = Footage.TimeSource.USER if footage.recorded_at else Footage.TimeSource.UNKNOWN
+        else:
+            footage.recorded_at = self.recorded_before
+        with transaction.atomic():
+            footage.save(update_fields=["camera", "recorded_at", "recorded_at_source"])
+            sync_sightings(footage)
+        return footage

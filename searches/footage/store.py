@@ -12,6 +12,7 @@ from engine import api
 from gallery.storage_files import jpeg_file
 from searches.dbretry import with_db_retry
 from searches.footage.models import Footage, Sighting
+from searches.footage.recording import sync_sightings
 from searches.models import SearchFile
 
 THUMB_QUALITY = 80
@@ -98,3 +99,12 @@ class SightingWriter:
                       status=status, indexer=None, sightings_count=count,
                       indexed_at=timezone.now() if complete else None, what="finishing the footage index")
         self.active = False
+        self.catch_up_edit()
+
+    def catch_up_edit(self) -> None:
+        """The user changed the camera or start time while the pass ran (searches.footage.files):
+        the sightings stored since carry the old ones."""
+        now = Footage.objects.filter(pk=self.footage.pk).values("camera_id", "recorded_at").first()
+        if now and (now["camera_id"], now["recorded_at"]) != (self.footage.camera_id, self.footage.recorded_at):
+            self.footage.camera_id, self.footage.recorded_at = now["camera_id"], now["recorded_at"]
+            with_db_retry(sync_sightings, self.footage, what="updating sightings to an edited footage")

@@ -1,7 +1,7 @@
 """URLs of the footage index (mounted at /footage/, namespace "footage")."""
 from django.urls import path
 
-from searches.footage import explore, sightings, similar
+from searches.footage import explore, files, sightings, similar
 
 app_name = "footage"
 urlpatterns: list = [
@@ -11,6 +11,8 @@ urlpatterns: list = [
     path("sightings/<int:pk>/similar/", similar.SimilarView.as_view(), name="similar"),
     path("sightings/<int:pk>/register/", sightings.SightingRegisterView.as_view(), name="register"),
     path("hits/<int:pk>/similar/", similar.SimilarToHitView.as_view(), name="similar_hit"),
+    path("files/", files.FootageListView.as_view(), name="files"),
+    path("files/<int:pk>/edit/", files.FootageEditView.as_view(), name="file_edit"),
 ]
 # Each room adds its own patterns below (explore, sightings and similar, journey, cameras and files,
 # searches over the index).

@@ -36,13 +36,15 @@ FORMS = {
     "gallery:pending_file": {}, "gallery:vehicle": {},
     "gallery:vehicle_edit": {"label": "x"}, "gallery:vehicle_delete": {}, "gallery:photo_delete": {},
     "gallery:photo_file": {}, "gallery:negative_delete": {}, "gallery:negative_file": {},
-    "searches:list": {}, "searches:create": {**SEARCH_SETTINGS, "files": FILE, "folder": FILE, "folder_paths": "[]"},
+    "searches:list": {}, "searches:create": {**SEARCH_SETTINGS, "files": FILE, "folder": FILE, "folder_paths": "[]",
+                                             "camera_name": "x", "recorded_at": "2023-11-05T14:30:22"},
     "searches:detail": {}, "searches:progress": {}, "searches:timeline": {}, "searches:rerun": SEARCH_SETTINGS,
     "searches:delete": {}, "searches:action": {}, "searches:export_csv": {}, "searches:export_json": {},
     "searches:hit": {}, "searches:hit_confirm": {}, "searches:hit_reject": {}, "searches:file": {},
     "searches:hit_thumbnail": {},
     "footage:explore": {}, "footage:sighting": {}, "footage:sighting_thumbnail": {}, "footage:similar": {},
     "footage:similar_hit": {}, "footage:register": {"label": "x"},
+    "footage:files": {}, "footage:file_edit": {"camera_name": "x", "recorded_at": "2023-11-05T14:30:22"},
 }
 QUERY_PARAMS = ["page", "hits", "label", "vehicle", "next",
                 "camera", "seen_from", "seen_to", "colour", "vehicle_type", "footage", "order"]  # explore's filters

@@ -170,7 +170,7 @@ def test_hostile_files_fail_alone_with_reasons(jail, alice, street_car, bikes, q
     for path in stored:
         relative = path.relative_to(jail.media)
         assert SAFE_STORED_NAME.match(path.name), relative
-        assert relative.parts[0] in ("jobs", "gallery", "indexes"), relative
+        assert relative.parts[0] in ("jobs", "gallery", "indexes", "sightings"), relative
     job_names = {Path(f.file.name).name for f in job.files.exclude(file="")}
     assert {get_valid_filename("Straße Kamera 1 — été.jpg"), "Ünïcödé_car.jpg", "escape.jpg"} <= job_names
 
