@@ -217,13 +217,14 @@ class JobRunner:
         self.update_file(search_file, width=info.width, height=info.height, fps=search_file.fps,
                          duration_s=search_file.duration_s, frames_total=search_file.frames_total, kind=info.kind)
 
-    def options(self, start_frame: int = 0) -> "api.VideoOptions":
-        """The job's settings as the engine's options (colour/type rule off when the job says so)."""
+    def options(self, start_frame: int = 0, camera=None) -> "api.VideoOptions":
+        """The job's settings as the engine's options (colour/type rule off when the job says so; the
+        file's camera's mounting, where set, over the job's camera setting)."""
         rules = {} if self.job.match_attributes else {"min_colour_agreement": 0.0, "min_type_agreement": 0.0}
         return api.VideoOptions(
             frame_stride=self.job.frame_stride, tracking=self.job.tracking, threshold=self.job.threshold,
-            proposals=self.job.proposals, start_frame=start_frame, camera=self.job.camera, **rules,
-        )
+            proposals=self.job.proposals, start_frame=start_frame,
+            camera=(camera and camera.mounting) or self.job.camera, **rules)
 
     def search_image(self, search_file: SearchFile, path: str) -> None:
         bgr = api.read_image(path)
@@ -239,7 +240,7 @@ class JobRunner:
             self.on_refusal(search_file, refusal)
 
     def search_video(self, search_file: SearchFile, path: str) -> None:
-        options = self.options(start_frame=search_file.resume_frame)
+        options = self.options(search_file.resume_frame, search_file.footage and search_file.footage.camera)
         result = self.engine.search_video(
             path, self.gallery, options,
             on_progress=lambda progress: self.on_progress(search_file, progress),

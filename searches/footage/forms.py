@@ -84,6 +84,10 @@ class FootageForm(forms.ModelForm):
     camera_name = forms.CharField(
         required=False, max_length=100, label="Camera", widget=forms.TextInput(attrs={"list": "camera-names"}),
         help_text="Pick one of your cameras or type a new name; empty: no camera.")
+    mounting = forms.ChoiceField(
+        required=False, label="This camera is", choices=Camera._meta.get_field("mounting").choices,
+        help_text="Fixed: every search of this camera's files runs the fast motion-gated mode; "
+                  "moving: every frame. Applies to all files of the camera.")
 
     class Meta:
         model = Footage
@@ -95,6 +99,7 @@ class FootageForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.recorded_before = self.instance.recorded_at  # to the microsecond, which the input drops
         self.fields["camera_name"].initial = self.instance.camera.name if self.instance.camera else ""
+        self.fields["mounting"].initial = self.instance.camera.mounting if self.instance.camera else ""
         self.fields["recorded_at"].help_text = (
             f"{settings.TIME_ZONE} time; empty: unknown. Its sightings' times follow.")
         self.camera_names = camera_names(self.instance.owner)
@@ -103,6 +108,9 @@ class FootageForm(forms.ModelForm):
         """Saves the camera and time, and copies them onto the footage's sightings."""
         footage = super().save(commit=False)
         footage.camera = camera_named(footage.owner, self.cleaned_data["camera_name"])
+        if footage.camera is not None and footage.camera.mounting != self.cleaned_data["mounting"]:
+            footage.camera.mounting = self.cleaned_data["mounting"]
+            footage.camera.save(update_fields=["mounting"])
         if "recorded_at" in self.changed_data:
             footage.recorded_at_source = Footage.TimeSource.USER if footage.recorded_at else Footage.TimeSource.UNKNOWN
         else:

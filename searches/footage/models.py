@@ -14,6 +14,11 @@ class Camera(models.Model):
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cameras")
     name = models.CharField(max_length=100)
+    # How its files are searched, whatever each search's own setting says ("" = as the search says):
+    # a camera that never moves gets the fast motion-gated mode for every file of it (issue 12).
+    mounting = models.CharField(max_length=8, blank=True, choices=[
+        ("", "As each search says"), ("fixed", "Fixed (fast: the detector runs where something moves)"),
+        ("moving", "Moving / every frame")])
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -252,3 +252,26 @@ def test_sightings_stored_during_an_edit_follow_it(user):
     writer.finish(complete=True)
     seen = footage.sightings.order_by("start_s").values_list("camera__name", "seen_at")
     assert list(seen) == [("Late", datetime(2023, 1, 1, tzinfo=UTC) + timedelta(seconds=s)) for s in (1.5, 4.0, 10.0)]
+
+
+def test_a_cameras_mounting_decides_how_its_files_are_searched(alice, user):
+    """Per file (issue 12): a camera set to "fixed" gets the motion-gated mode whatever the job says."""
+    from searches.runner import JobRunner
+
+    gate = Camera.objects.create(owner=user, name="Gate")
+    footage = stored_footage(user, camera=gate)
+    url = reverse("footage:file_edit", args=[footage.pk])
+    assert alice.post(url, {"camera_name": "Gate", "mounting": "fixed", "recorded_at": ""}).status_code == 302
+    gate.refresh_from_db()
+    assert gate.mounting == "fixed"
+
+    job = SearchJob.objects.create(owner=user, camera=SearchJob.Camera.MOVING)
+    options = JobRunner.options  # needs only the job: called on a stand-in for the runner
+    fake = type("Runner", (), {"job": job})()
+    assert options(fake, 0, gate).camera == "fixed"
+    assert options(fake, 0, None).camera == "moving"  # no camera: the job's setting
+    gate.mounting = ""
+    assert options(fake, 0, gate).camera == "moving"  # "as each search says"
+    job.camera = SearchJob.Camera.FIXED
+    gate.mounting = "moving"
+    assert options(fake, 0, gate).camera == "moving"
