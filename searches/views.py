@@ -105,10 +105,8 @@ class JobCreateView(UploadLimitMixin, JobSettingsMixin, FormView):
 
 
 def _default_name(rows) -> str:
-    if not rows:
-        return ""
     more = f" + {len(rows) - 1} more" if len(rows) > 1 else ""
-    return rows[0].original_name[:150] + more
+    return rows[0].original_name[:150] + more if rows else ""
 
 
 class JobDetailView(ReadableMixin, DetailView):
@@ -332,8 +330,8 @@ class OwnedHitMixin(OwnedMixin):
     owner_field = "job__owner"
 
     def get_queryset(self):
-        return (super().get_queryset().filter(job_id=self.kwargs["job_pk"])
-                .select_related("vehicle", "file__footage__camera", "job"))
+        hits = super().get_queryset().filter(job_id=self.kwargs["job_pk"])
+        return hits.select_related("vehicle", "file__footage__camera", "job")
 
 
 class HitDetailView(ReadableMixin, OwnedHitMixin, DetailView):
