@@ -22,6 +22,7 @@ from gallery.files import serve_fieldfile
 from gallery.queries import count_of
 from gallery.views import OwnedDeleteView, OwnedMixin, ReadableMixin, owned_or_viewable
 from searches import export, lifecycle, progress_cache, review
+from searches.footage import rerank
 from searches.forms import NewSearchForm, SearchSettingsForm
 from searches.models import Hit, SearchFile, SearchJob
 from searches.progress_cache import hits_version, progress_context
@@ -361,7 +362,7 @@ class HitConfirmView(OwnedHitMixin, SingleObjectMixin, View):
         else:
             if added:
                 messages.success(request, f"Added this view to {hit.vehicle.label} ({hit.vehicle.photos.count()} "
-                                          "photos): the next searches use it.")
+                                          f"photos): the next searches use it. {rerank.after_review(hit.job, hit.vehicle)}")
             else:
                 messages.info(request, f"This view is already one of {hit.vehicle.label}'s photos.")
         return redirect(hit)
@@ -375,7 +376,8 @@ class HitRejectView(OwnedHitMixin, DeleteView):
     def form_valid(self, form):
         hit = self.object
         review.reject_hit(hit)
-        messages.success(self.request, f"Removed the hit of {hit.vehicle.label} in {hit.file.original_name}.")
+        messages.success(self.request, f"Removed the hit of {hit.vehicle.label} in {hit.file.original_name}. "
+                                       f"{rerank.after_review(hit.job, hit.vehicle)}")
         return redirect(hit.job)
 
 

@@ -1,7 +1,7 @@
 """URLs of the footage index (mounted at /footage/, namespace "footage")."""
 from django.urls import path
 
-from searches.footage import explore, sightings, similar
+from searches.footage import explore, journey, search, sightings, similar
 
 app_name = "footage"
 urlpatterns: list = [
@@ -11,6 +11,8 @@ urlpatterns: list = [
     path("sightings/<int:pk>/similar/", similar.SimilarView.as_view(), name="similar"),
     path("sightings/<int:pk>/register/", sightings.SightingRegisterView.as_view(), name="register"),
     path("hits/<int:pk>/similar/", similar.SimilarToHitView.as_view(), name="similar_hit"),
+    path("vehicles/<int:pk>/journey/", journey.JourneyView.as_view(), name="journey"),
+    path("search/", search.FootageSearchView.as_view(), name="search"),
 ]
 # Each room adds its own patterns below (explore, sightings and similar, journey, cameras and files,
 # searches over the index).
