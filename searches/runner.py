@@ -28,7 +28,7 @@ from gallery.profiles import vehicle_profiles
 from gallery.storage_files import local_path, user_message
 from searches import lifecycle, progress_cache
 from searches.dbretry import TRANSIENT, DatabaseUnavailable, with_db_retry
-from searches.footage.answer import IndexAnswers, thumbnail_bytes
+from searches.footage.answer import IndexAnswers, job_options, thumbnail_bytes
 from searches.footage.store import SightingWriter, footage_for, index_plan, record_media
 from searches.hit_store import HitStore, hit_picture, interval_times
 from searches.models import SearchFile, SearchJob
@@ -218,13 +218,7 @@ class JobRunner:
                          duration_s=search_file.duration_s, frames_total=search_file.frames_total, kind=info.kind)
 
     def options(self, start_frame: int = 0, camera=None) -> "api.VideoOptions":
-        """The job's settings as the engine's options (colour/type rule off when the job says so; the
-        file's camera's mounting, where set, over the job's camera setting)."""
-        rules = {} if self.job.match_attributes else {"min_colour_agreement": 0.0, "min_type_agreement": 0.0}
-        return api.VideoOptions(
-            frame_stride=self.job.frame_stride, tracking=self.job.tracking, threshold=self.job.threshold,
-            proposals=self.job.proposals, start_frame=start_frame,
-            camera=(camera and camera.mounting) or self.job.camera, **rules)
+        return job_options(self.job, start_frame, camera)
 
     def search_image(self, search_file: SearchFile, path: str) -> None:
         bgr = api.read_image(path)

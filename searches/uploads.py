@@ -36,8 +36,9 @@ def file_kind(name: str) -> str:
 
 class JobFileAdder:
     """Adds files to a new job in upload order. `quota_left`: bytes the owner may still store
-    (None: no quota); `footage`: the upload's camera and start time, for the files' Footage rows. Used as a context manager: an error before the rows are committed (the
-    transaction rolled back) deletes the files it stored."""
+    (None: no quota); `footage`: the upload's camera and start time, for the files' Footage rows.
+    Used as a context manager: an error before the rows are committed (the transaction rolled
+    back) deletes the files it stored."""
 
     def __init__(self, job, quota_left: int | None = None, footage: UploadFootage | None = None):
         self.job, self.rows, self.stored, self.footage = job, [], set(), footage
@@ -105,6 +106,11 @@ class JobFileAdder:
         if len(self.rows) == first:  # only folders, or nothing at all
             self.add(name, skip_reason="The archive holds no files.")
         return self.rows[first:]
+
+    def default_name(self) -> str:
+        """A job's name when its user gave none: its first file's."""
+        more = f" + {len(self.rows) - 1} more" if len(self.rows) > 1 else ""
+        return self.rows[0].original_name[:150] + more if self.rows else ""
 
     def discard(self, rows) -> None:
         """Delete the stored files of `rows` (not saved, or rolled back)."""

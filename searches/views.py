@@ -22,6 +22,7 @@ from gallery.files import serve_fieldfile
 from gallery.queries import count_of
 from gallery.views import OwnedDeleteView, OwnedMixin, ReadableMixin, owned_or_viewable
 from searches import export, lifecycle, progress_cache, review
+from searches.footage import rerank
 from searches.forms import NewSearchForm, SearchSettingsForm
 from searches.models import Hit, SearchFile, SearchJob
 from searches.progress_cache import hits_version, progress_context
@@ -93,7 +94,7 @@ class JobCreateView(UploadLimitMixin, JobSettingsMixin, FormView):
         with JobFileAdder(job, quota_left, form.upload_footage(self.request.user)) as adder:
             for name, upload in form.cleaned_data["uploads"]:
                 adder.add_upload(upload, name)
-            job.name = job.name or _default_name(adder.rows)
+            job.name = job.name or adder.default_name()
             with transaction.atomic():
                 job.save()
                 form.save_m2m()
@@ -102,11 +103,6 @@ class JobCreateView(UploadLimitMixin, JobSettingsMixin, FormView):
             messages.warning(self.request, f"{row.original_name}: {row.error}")
         _apply(self.request, lifecycle.queue, job)
         return redirect(job)
-
-
-def _default_name(rows) -> str:
-    more = f" + {len(rows) - 1} more" if len(rows) > 1 else ""
-    return rows[0].original_name[:150] + more if rows else ""
 
 
 class JobDetailView(ReadableMixin, DetailView):
@@ -360,7 +356,7 @@ class HitConfirmView(OwnedHitMixin, SingleObjectMixin, View):
         else:
             if added:
                 messages.success(request, f"Added this view to {hit.vehicle.label} ({hit.vehicle.photos.count()} "
-                                          "photos): the next searches use it.")
+                                          f"photos): the next searches use it. {rerank.after_review(hit.job, hit.vehicle)}")
             else:
                 messages.info(request, f"This view is already one of {hit.vehicle.label}'s photos.")
         return redirect(hit)
@@ -374,7 +370,8 @@ class HitRejectView(OwnedHitMixin, DeleteView):
     def form_valid(self, form):
         hit = self.object
         review.reject_hit(hit)
-        messages.success(self.request, f"Removed the hit of {hit.vehicle.label} in {hit.file.original_name}.")
+        messages.success(self.request, f"Removed the hit of {hit.vehicle.label} in {hit.file.original_name}. "
+                                       f"{rerank.after_review(hit.job, hit.vehicle)}")
         return redirect(hit.job)
 
 

@@ -17,6 +17,15 @@ from searches.footage.models import Footage, Sighting
 CHUNK = 500
 
 
+def job_options(job, start_frame: int = 0, camera=None) -> "api.VideoOptions":
+    """The job's settings as the engine's options (colour/type rule off when the job says so; the
+    file's camera's mounting, where set, over the job's camera setting)."""
+    rules = {} if job.match_attributes else {"min_colour_agreement": 0.0, "min_type_agreement": 0.0}
+    return api.VideoOptions(frame_stride=job.frame_stride, tracking=job.tracking, threshold=job.threshold,
+                            proposals=job.proposals, start_frame=start_frame,
+                            camera=(camera and camera.mounting) or job.camera, **rules)
+
+
 class IndexAnswers:
     def __init__(self, job, engine, gallery, options, profiles):
         self.job, self.engine, self.gallery = job, engine, gallery

@@ -4,13 +4,20 @@ Sighting rows carry a 5 KB embedding: lists read only the columns a card shows (
 the explore grid pages through the indexes (owner, seen_at, id), (owner, camera, seen_at), ...
 (see TimeOrdered) so that a page costs the same at 100k sightings as at 100.
 """
+import numpy as np
+
 from engine import api
+from gallery.engine_cache import embedder_name
+from gallery.index import job_gallery
+from gallery.models import VehiclePhoto
+from gallery.profiles import vehicle_profiles
 from searches.footage.index import sightings_index
 from searches.footage.models import Sighting
 
 # What a card shows (thumbnail, time, camera, colour/type, file), without the vector.
 CARD_FIELDS = ("pk", "footage_id", "camera_id", "seen_at", "start_s", "end_s", "best_time_s", "colour",
                "vehicle_type", "thumbnail", "footage__original_name", "footage__kind", "camera__name")
+CHUNK = 500  # ids per `IN (...)` (SQLite's limit on bound parameters)
 DEAD_MARGIN = 16  # asked beyond k: deleted sightings the index still holds are dropped
 
 
@@ -75,3 +82,46 @@ class TimeOrdered:
             start, stop = start - size, stop - size
         rows = cards(self.queryset.order_by()).in_bulk(ids)
         return [rows[pk] for pk in ids if pk in rows]
+
+
+# -- a vehicle's sightings: "Where it was seen" -------------------------------------------------
+def vehicle_sightings(vehicle, engine, threshold=None, cameras=None, start=None, end=None,
+                      match_attributes: bool = True) -> list[Sighting]:
+    """The owner's sightings that are hits of `vehicle` under a search's rules (threshold, colour
+    and type, negatives), each with `.distance`; in time order (unknown time last), then by
+    footage and offset. `cameras`: Camera rows or ids (None: all); `start`/`end`: bounds on the
+    wall-clock time (a bound leaves out sightings whose time is unknown)."""
+    owner, name, dim = vehicle.owner, embedder_name(engine), engine.embedder.dim
+    blobs = VehiclePhoto.objects.filter(vehicle=vehicle, embedder=name, dim=dim).values_list("embedding", flat=True)
+    vectors = [np.frombuffer(bytes(blob), dtype=np.float32) for blob in blobs]
+    if not vectors:
+        return []
+    rules = {} if match_attributes else {"min_colour_agreement": 0.0, "min_type_agreement": 0.0}
+    matcher = engine.matcher(job_gallery(owner, engine, [vehicle.pk]), api.VideoOptions(threshold=threshold, **rules),
+                             vehicle_profiles([vehicle.pk], engine))
+    near = api.near(sightings_index(owner.pk, name, dim), np.stack(vectors), matcher.rules.threshold)
+    filters = {"embedder": name}
+    if cameras is not None:
+        filters["camera__in"] = list(cameras)
+    if start is not None:
+        filters["seen_at__gte"] = start
+    if end is not None:
+        filters["seen_at__lte"] = end
+    ids, rows = list(near), []
+    for start_at in range(0, len(ids), CHUNK):  # re-read: the index may hold deleted rows
+        rows += owned_sightings(owner).filter(pk__in=ids[start_at:start_at + CHUNK], **filters).select_related(
+            "footage", "camera")
+    if not rows:
+        return []
+    decisions = matcher.decide(np.stack([row.vector for row in rows]),
+                               [api.Attributes.from_dict(row.attributes) for row in rows])
+    found = []
+    for row, decision in zip(rows, decisions):
+        if decision is not None and decision.accepted and int(decision.gallery_id) == vehicle.pk:
+            row.distance = float(decision.distance)
+            found.append(row)
+    return sorted(found, key=time_order)
+
+
+def time_order(row: Sighting):
+    return (row.seen_at is None, row.seen_at.timestamp() if row.seen_at else 0.0, row.footage_id, row.start_s)

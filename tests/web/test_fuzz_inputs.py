@@ -43,11 +43,14 @@ FORMS = {
     "searches:hit": {}, "searches:hit_confirm": {}, "searches:hit_reject": {}, "searches:file": {},
     "searches:hit_thumbnail": {},
     "footage:explore": {}, "footage:sighting": {}, "footage:sighting_thumbnail": {}, "footage:similar": {},
-    "footage:similar_hit": {}, "footage:register": {"label": "x"},
+    "footage:similar_hit": {}, "footage:register": {"label": "x"}, "footage:journey": {},
     "footage:files": {}, "footage:file_edit": {"camera_name": "x", "recorded_at": "2023-11-05T14:30:22"},
+    "footage:search": {"vehicles": "{vehicle}", "footage": "1", "cameras": "1", "start": "2024-05-01T10:00",
+                       "end": "2024-05-02T10:00", "threshold": "0.3", "match_attributes": "on", "action": "check"},
 }
 QUERY_PARAMS = ["page", "hits", "label", "vehicle", "next",
-                "camera", "seen_from", "seen_to", "colour", "vehicle_type", "footage", "order"]  # explore's filters
+                "camera", "seen_from", "seen_to", "colour", "vehicle_type", "footage", "order",  # explore's filters
+                "cameras", "start", "end"]  # the journey's
 MEDIA = ["gallery:pending_file", "gallery:photo_file", "gallery:negative_file", "searches:file", "searches:hit_thumbnail"]
 DESTRUCTIVE = ["gallery:vehicle_delete", "gallery:photo_delete", "gallery:negative_delete", "searches:delete",
                "searches:hit_reject", "logout"]
