@@ -276,3 +276,39 @@ def test_the_polled_fragment_stays_while_nothing_changes_and_follows_each_change
     page.wait_for_selector("#job-progress:not([hx-get])")  # settled: polling stops
     assert page.inner_text("#job-status") == "Paused"
     connections.close_all()
+
+
+def test_index_footage_then_explore_register_a_sighting_and_see_where_it_was_seen(
+        live_server, page, user, client, bikes, queue, run_worker):
+    """Footage first, questions later: a video indexed with no vehicle registered; its camera and
+    time set on "Footage"; a sighting registered from "Explore"; the vehicle's "Where it was seen"."""
+    from tests.web.test_search_jobs import start_job
+
+    client.force_login(user)
+    job = start_job(client, [bikes])
+    run_worker()
+    job.refresh_from_db()
+    assert job.status == "done" and job.files.get().footage.sightings.exists()
+    connections.close_all()
+    log_in(page, live_server)
+
+    page.click("nav >> text=Footage")
+    page.click("text=Edit")
+    page.fill("#id_camera_name", "North gate")
+    page.fill("#id_recorded_at", "2024-05-01T10:00:00")
+    page.click("button:has-text('Save')")
+    page.wait_for_selector("td:has-text('North gate')")
+
+    page.click("nav >> text=Explore")
+    card = page.locator(".card.sighting").first
+    card.wait_for()
+    assert "North gate" in card.inner_text() and "2024-05-01 10:00" in card.inner_text()
+    shot(page, "explore.png")
+    card.locator("input[name=label]").fill("Explored car")
+    card.locator("button:has-text('Register')").click()
+    page.wait_for_selector("h1:has-text('Explored car')")
+    page.wait_for_selector("#journey h2:has-text('Where it was seen')")  # loaded by htmx
+    page.wait_for_selector(".journey-camera .track-name:has-text('North gate')")
+    assert page.locator(".journey-camera .bar").count() >= 1
+    shot(page, "where_it_was_seen.png")
+    connections.close_all()
