@@ -186,34 +186,6 @@ class Truth:
 TRAIN_NOTES: list[str] = []
 
 
-def two_level_guarded(x: np.ndarray, nlist: int) -> np.ndarray:
-    """engine.gallery's 2-level spherical k-means, but every coarse cluster gets 1..len(cluster)
-    sub-lists: faiss.contrib's proportional split gives a small coarse cluster 0 (k-means with
-    k=0 raises) when the data has fewer dense groups than sqrt(nlist) coarse clusters."""
-    import faiss
-
-    n1 = int(np.sqrt(nlist))
-    km = faiss.Kmeans(x.shape[1], n1, niter=10, spherical=True, seed=1, min_points_per_centroid=1)
-    km.train(x)
-    _, assign = km.index.search(x, 1)
-    assign = assign.ravel()
-    sizes = np.bincount(assign, minlength=n1)
-    out = []
-    for c in range(n1):
-        sub = x[assign == c]
-        k = int(min(len(sub), max(1, round(nlist * sizes[c] / len(x)))))
-        if k == 0:
-            continue
-        if k == 1:
-            out.append(sub.mean(0, keepdims=True))
-            continue
-        km2 = faiss.Kmeans(x.shape[1], k, niter=10, spherical=True, seed=1, min_points_per_centroid=1)
-        km2.train(np.ascontiguousarray(sub))
-        out.append(km2.centroids)
-    c = np.concatenate(out).astype(np.float32)
-    return np.ascontiguousarray(c / np.linalg.norm(c, axis=1, keepdims=True))
-
-
 def build_index(replicas: Replicas, n: int, name: str, truth: Truth):
     """The Gallery searches.footage.index would hold for n sightings (ids 1..n), filled in chunks."""
     import faiss
@@ -232,12 +204,7 @@ def build_index(replicas: Replicas, n: int, name: str, truth: Truth):
     nlist, nprobe = gm.ivf_params(n)
     sample_n = min(n, 40 * nlist)
     sample = np.concatenate([replicas.chunk(s, min(CHUNK, sample_n - s))[0] for s in range(0, sample_n, CHUNK)])
-    try:
-        centroids = gm._train_centroids(sample, nlist)
-    except RuntimeError as exc:  # see two_level_guarded
-        print(f"# engine.gallery._train_centroids failed: {str(exc).splitlines()[-1][:200]}", flush=True)
-        TRAIN_NOTES.append("engine two-level k-means failed (a coarse cluster got 0 sub-lists); guarded copy used")
-        centroids = two_level_guarded(sample, nlist)
+    centroids = gm._train_centroids(sample, nlist)
     quantizer = faiss.IndexHNSWFlat(replicas.dim, gm.HNSW_M, faiss.METRIC_INNER_PRODUCT)
     quantizer.hnsw.efConstruction = 40
     quantizer.add(centroids)

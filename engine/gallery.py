@@ -304,12 +304,39 @@ def _train_centroids(sample: np.ndarray, nlist: int) -> np.ndarray:
         km.train(sample)
         return km.centroids
     # 2-level: k-means into sqrt(nlist) groups, then split each group in proportion to its size.
-    # Costs ~2 sqrt(nlist) instead of nlist distances per point and iteration.
-    from faiss.contrib.clustering import two_level_clustering
-    centroids, _ = two_level_clustering(sample, int(math.sqrt(nlist)), nlist,
-                                        clustering_niter=10, spherical=True, seed=1,
-                                        min_points_per_centroid=1)  # no warnings
-    return np.ascontiguousarray(centroids, dtype=np.float32)
+    # Costs ~2 sqrt(nlist) instead of nlist distances per point and iteration. Written here rather
+    # than faiss.contrib.clustering.two_level_clustering, whose proportional split gives a small
+    # group 0 sub-lists (k-means with k=0 raises) when the data has fewer dense groups than
+    # sqrt(nlist): a camera seeing the same parked cars all month (benchmarks/bench_sightings.py).
+    groups = int(math.sqrt(nlist))
+    assign = _kmeans(sample, groups).index.search(sample, 1)[1].ravel()
+    sizes = np.bincount(assign, minlength=groups)
+    parts = []
+    for group, k in enumerate(_split(sizes, nlist)):
+        members = np.ascontiguousarray(sample[assign == group])
+        if k:
+            parts.append(members.mean(0, keepdims=True) if k == 1 else _kmeans(members, k).centroids)
+    centroids = np.concatenate(parts).astype(np.float32)
+    return np.ascontiguousarray(centroids / np.linalg.norm(centroids, axis=1, keepdims=True))
+
+
+def _split(sizes: np.ndarray, nlist: int) -> list[int]:
+    """Lists per group: in proportion to its size (largest remainders first, so nlist in all),
+    at least 1 for a group with points, at most its number of points."""
+    share = nlist * sizes / sizes.sum()
+    counts = np.minimum(np.maximum(np.floor(share), sizes > 0), sizes).astype(int)
+    for group in np.argsort(counts - share):  # most short-changed first
+        if counts.sum() >= nlist:
+            break
+        if counts[group] < sizes[group]:
+            counts[group] += 1
+    return counts.tolist()
+
+
+def _kmeans(x: np.ndarray, k: int) -> faiss.Kmeans:
+    km = faiss.Kmeans(x.shape[1], k, niter=10, spherical=True, seed=1, min_points_per_centroid=1)  # no warnings
+    km.train(x)
+    return km
 
 
 def _set_nprobe(index: faiss.IndexIVF, nprobe: int) -> None:

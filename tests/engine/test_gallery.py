@@ -244,3 +244,16 @@ def test_widening_tracks_vectors_per_id_across_add_and_remove():
     g.add([50] * 3, np.repeat(centre[None], 3, 0))
     hits = g.search(centre, k=11)[0]
     assert hits[0][0] == 50 and len(hits) == 11 and len({i for i, _ in hits}) == 11
+
+
+def test_ivf_training_survives_data_of_a_few_dense_groups():
+    """Footage of one camera is the same few parked cars again and again: two-level k-means must
+    give every group at least one list (faiss.contrib's split gave small groups none, and raised)."""
+    from engine.gallery import _train_centroids
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(5, 16))
+    x = np.concatenate([c + 0.01 * rng.normal(size=(8000, 16)) for c in centres] + [rng.normal(size=(20, 16))])
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    centroids = _train_centroids(x, 1024)
+    assert 5 <= len(centroids) <= 1024 + 32 and np.allclose(np.linalg.norm(centroids, axis=1), 1, atol=1e-4)

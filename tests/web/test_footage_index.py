@@ -2,8 +2,8 @@
 import pytest
 from django.urls import reverse
 
-from gallery.engine_cache import get_engine
-from searches.footage.index import forget
+from gallery.engine_cache import embedder_name, get_engine
+from searches.footage.index import forget, sightings_index
 from searches.models import Footage, SearchJob, Sighting
 from tests.web.conftest import register_via_views
 from tests.web.test_search_jobs import start_job
@@ -102,6 +102,8 @@ def test_a_finer_stride_or_a_rerun_reprocesses_without_storing_twice(
 def test_deleting_the_last_search_of_a_file_deletes_its_sightings(alice, street_car, bikes, queue, run_worker):
     job = start_job(alice, [bikes])
     run_worker()
+    engine = get_engine()
+    assert len(sightings_index(job.owner_id, embedder_name(engine), engine.embedder.dim)) > 0
     thumbs = [s.thumbnail.path for s in Sighting.objects.all()]
     assert thumbs
     again = rerun(alice, job, [street_car])
@@ -110,6 +112,10 @@ def test_deleting_the_last_search_of_a_file_deletes_its_sightings(alice, street_
     assert Sighting.objects.count() == len(thumbs)  # the re-run still holds the file
     assert alice.post(reverse("searches:delete", args=[again.pk])).status_code == 302
     assert not Footage.objects.exists() and not Sighting.objects.exists()
+    # ... and the index no longer holds their vectors, in this process or a fresh one.
+    assert len(sightings_index(job.owner_id, embedder_name(engine), engine.embedder.dim)) == 0
+    forget()
+    assert len(sightings_index(job.owner_id, embedder_name(engine), engine.embedder.dim)) == 0
     from gallery.file_cleanup import flush
     flush()
     import os
