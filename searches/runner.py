@@ -47,14 +47,14 @@ class JobRunner:
     def __init__(self, job: SearchJob, rq_job_id: str, engine, gallery):
         self.job, self.rq_job_id = job, rq_job_id
         self.engine, self.gallery = engine, gallery
-        self.hits = HitStore(job, rq_job_id, embedder_name(engine))
+        self.hits = HitStore(job, rq_job_id, embedder_name(engine) if engine else "")
         self.profiles = vehicle_profiles(gallery.ids(), engine) if gallery is not None else {}
         self.active_files = job.files.exclude(status=SearchFile.Status.SKIPPED).count()
         self.last_write = self.last_poll = self.last_publish = 0.0
         self.started = time.monotonic()
         self.start_progress, self.start_elapsed = job.progress, job.elapsed_s
         self.stop_reason = None
-        self.index_answers = IndexAnswers(job, engine, gallery, self.options(), self.profiles)
+        self.index_answers = IndexAnswers(job, engine, gallery, self.options(), self.profiles) if engine else None
         self.writer = None
 
     # -- job level -------------------------------------------------------------------------
@@ -93,7 +93,7 @@ class JobRunner:
     def _finish(self) -> None:
         failed = self.job.files.filter(status=SearchFile.Status.FAILED).count()
         notes = [f"{failed} of {self.active_files} files could not be read."] if failed else []
-        if not len(self.gallery):
+        if self.gallery is not None and not len(self.gallery):
             notes.append("No vehicles to look for: the footage was indexed. Register a vehicle, then search your footage.")
         recoveries = self.jobs().values_list("recoveries", flat=True).get()
         if recoveries:

@@ -92,17 +92,17 @@ def test_a_hit_the_database_never_took_leaves_no_thumbnail(user, settings, monke
     search_file = SearchFile.objects.create(job=job, original_name="a.mp4", kind="video")
     runner = JobRunner(job, "rq-1", engine=None, gallery=None)
     saved = []
-    real_insert = runner._insert_hit
+    real_insert = runner.hits._insert
 
     def database_gone(hit):
         saved.append(hit.thumbnail.name)
         raise OperationalError("could not connect to server")
-    monkeypatch.setattr(runner, "_insert_hit", database_gone)
+    monkeypatch.setattr(runner.hits, "_insert", database_gone)
     frame = np.zeros((40, 60, 3), np.uint8)
     with pytest.raises(dbretry.DatabaseUnavailable):
         runner.on_interval(search_file, replace(interval(vehicle, 100, 150), frame=frame))
     assert saved and not default_storage.exists(saved[0])  # written before the insert, then removed
-    monkeypatch.setattr(runner, "_insert_hit", real_insert)
+    monkeypatch.setattr(runner.hits, "_insert", real_insert)
     runner.on_interval(search_file, replace(interval(vehicle, 100, 150), frame=frame))
     assert default_storage.exists(Hit.objects.get().thumbnail.name)  # stored: kept
 

@@ -1,4 +1,5 @@
 """Registering vehicles from real photos with the real detector and embedder."""
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -31,7 +32,8 @@ def test_register_from_a_photo_then_add_a_second_view(alice, user, car_frame_jpg
     assert page.count('class="det-box"') == len(pending.detections)
     x1, y1, x2, y2 = pending.detections[0]["box"]
     # The best detection comes picked (static/js/boxdraw.js highlights it), its box in the form.
-    assert f'name="x1" value="{x1:g}"' in page and f'name="y2" value="{y2:g}"' in page and "Box: " in page
+    shown = {name: float(value) for name, value in re.findall(r'name="([xy][12])" value="([-\d.]+)"', page)}
+    assert shown == {"x1": x1, "y1": y1, "x2": x2, "y2": y2} and "Box: " in page
     assert f'data-box="{x1:g},{y1:g},{x2:g},{y2:g}"' in page and "<h1>Pick the vehicle</h1>" in page
 
     response = alice.post(reverse("gallery:pick", args=[pending.pk]),
