@@ -113,6 +113,7 @@ class Sighting(models.Model):
             models.Index(fields=["owner", "camera", "seen_at"]),
             models.Index(fields=["owner", "colour", "seen_at"]),
             models.Index(fields=["owner", "vehicle_type", "seen_at"]),
+            models.Index(fields=["owner", "colour", "vehicle_type", "seen_at"]),  # both filters, and their count
             models.Index(fields=["footage", "start_frame"]),
             models.Index(fields=["owner", "embedder", "id"]),
         ]
