@@ -158,6 +158,9 @@ def url_patterns(resolver=None, namespace=(), groups=()):
             yield ":".join(namespace + (pattern.name or "",)), groups + names
 
 
+APPS = ("gallery", "searches", "footage")  # namespaces whose URLs take ids of a user's objects
+
+
 def site_urls(object_kwargs=None):
     """One concrete URL per named pattern; object ids from `object_kwargs(name)`."""
     urls = {}
@@ -165,16 +168,50 @@ def site_urls(object_kwargs=None):
         if name.endswith(":") or not name:  # unnamed: the root redirect and the admin's catch-all
             continue
         kwargs = {p: SAMPLE_KWARGS.get(p, 1) for p in params}
-        if object_kwargs and name.split(":")[0] in ("gallery", "searches"):
+        if object_kwargs and name.split(":")[0] in APPS:
             kwargs.update(object_kwargs(name))
         urls[name] = reverse(name, kwargs=kwargs)
     assert len(urls) > 60 and "searches:file" in urls and "admin:index" in urls
     return urls
 
 
+def owned_footage(owner, search_file, name="gate", dim=8):
+    """A camera, the footage of `search_file`'s stored file (indexed, recorded at a known time) and
+    two sightings in it, each with a real JPEG thumbnail and a `dim` vector (as the other test vectors)."""
+    from datetime import UTC, datetime
+
+    from django.core.files.base import ContentFile
+
+    from searches.footage.models import Camera, Footage, Sighting
+
+    camera = Camera.objects.create(owner=owner, name=name)
+    footage = Footage.objects.create(
+        owner=owner, file=search_file.file.name, original_name=search_file.original_name, kind=search_file.kind,
+        camera=camera, recorded_at=datetime(2024, 5, 1, 10, 0, tzinfo=UTC), recorded_at_source="user",
+        status=Footage.Status.INDEXED, embedder="test-embedder", sightings_count=2)
+    search_file.footage = footage
+    search_file.save(update_fields=["footage"])
+    thumbnail = cv2.imencode(".jpg", np.full((24, 32, 3), 90, np.uint8))[1].tobytes()
+    sightings = []
+    for index, (colour, kind) in enumerate([("red", "car"), ("white", "van")]):
+        vector = np.ones(dim, np.float32)
+        vector[index] = 2.0  # two different unit vectors, near each other
+        sighting = Sighting(
+            footage=footage, owner=owner, camera=camera, seen_at=footage.seconds_at(index * 5.0),
+            start_s=index * 5.0, end_s=index * 5.0 + 2, start_frame=0, end_frame=0, best_frame=0,
+            best_time_s=index * 5.0 + 1, box=[200, 150, 440, 330], colour=colour, vehicle_type=kind,
+            attributes={"colours": {colour: 0.9}, "types": {kind: 0.9}},
+            embedding=(vector / np.linalg.norm(vector)).tobytes(), embedder="test-embedder")
+        sighting.thumbnail.save("t.jpg", ContentFile(thumbnail), save=False)
+        sighting.save()
+        sightings.append(sighting)
+    return camera, footage, sightings
+
+
 def owned_things(owner, vehicle_label="Test car", job_name="a job"):
     """A vehicle, photo, pending photo, paused job, file and hit of `owner`, with stored media,
-    and one concrete URL per named pattern, the URLs with an id pointing at these objects."""
+    the file's footage, camera and two sightings (owned_footage), and one concrete URL per named
+    pattern, the URLs with an id pointing at these objects."""
     from django.core.files.base import ContentFile
 
     from gallery.models import PendingPhoto
@@ -191,15 +228,18 @@ def owned_things(owner, vehicle_label="Test car", job_name="a job"):
     search_file = SearchFile(job=job, original_name="a.jpg", kind="image", status="done")
     search_file.file.save("a.jpg", ContentFile(jpeg), save=False)
     search_file.save()
-    hit = Hit(job=job, file=search_file, vehicle=vehicle, distance=0.1, box=[1, 2, 3, 4])
+    hit = Hit(job=job, file=search_file, vehicle=vehicle, distance=0.1, box=[1, 2, 3, 4],
+              embedding=np.ones(8, np.float32).tobytes(), embedder="test-embedder")
     hit.thumbnail.save("t.jpg", ContentFile(jpeg), save=False)
     hit.save()
     negative = add_negative(vehicle, np.ones(8, np.float32).tobytes(), "test-embedder", 8, thumbnail_bytes=jpeg,
                             source="a rejected hit")
+    camera, footage, sightings = owned_footage(owner, search_file, f"{job_name} gate")
     ids = {
         "pending": {"pk": pending.pk}, "vehicle": {"pk": vehicle.pk}, "photo": {"pk": vehicle.photos.get().pk},
         "job": {"pk": job.pk}, "file": {"pk": search_file.pk}, "hit": {"pk": hit.pk},
         "job_hit": {"job_pk": job.pk, "pk": hit.pk}, "negative": {"pk": negative.pk},
+        "footage": {"pk": footage.pk}, "sighting": {"pk": sightings[0].pk},
     }
     # Which object each URL with an id is about. A new URL with an id must be added here.
     owner_of = {
@@ -212,13 +252,17 @@ def owned_things(owner, vehicle_label="Test car", job_name="a job"):
         "searches:hit": "job_hit", "searches:hit_confirm": "job_hit", "searches:hit_reject": "job_hit",
         "searches:delete": "job",
         "searches:file": "file", "searches:hit_thumbnail": "hit",
+        "footage:sighting": "sighting", "footage:sighting_thumbnail": "sighting", "footage:similar": "sighting",
+        "footage:register": "sighting", "footage:similar_hit": "hit", "footage:journey": "vehicle",
+        "footage:file_edit": "footage",
     }
 
     def object_kwargs(name):
         return ids[owner_of[name]] if name in owner_of else {}
 
     with_ids = {name for name, params in url_patterns()
-                if name.split(":")[0] in ("gallery", "searches") and {"pk", "job_pk"} & set(params)}
+                if name.split(":")[0] in APPS and {"pk", "job_pk"} & set(params)}
     assert with_ids == set(owner_of), f"add {with_ids - set(owner_of)} to owner_of"
     return {"urls": site_urls(object_kwargs), "with_ids": with_ids, "job": job, "vehicle": vehicle,
-            "pending": pending, "file": search_file, "hit": hit}
+            "pending": pending, "file": search_file, "hit": hit, "camera": camera, "footage": footage,
+            "sightings": sightings}

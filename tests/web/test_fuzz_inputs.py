@@ -45,13 +45,14 @@ FORMS = {
     "footage:explore": {}, "footage:sighting": {}, "footage:sighting_thumbnail": {}, "footage:similar": {},
     "footage:similar_hit": {}, "footage:register": {"label": "x"}, "footage:journey": {},
     "footage:files": {}, "footage:file_edit": {"camera_name": "x", "recorded_at": "2023-11-05T14:30:22"},
-    "footage:search": {"vehicles": "{vehicle}", "footage": "1", "cameras": "1", "start": "2024-05-01T10:00",
+    "footage:search": {"vehicles": "{vehicle}", "footage": "{footage}", "cameras": "{camera}", "start": "2024-05-01T10:00",
                        "end": "2024-05-02T10:00", "threshold": "0.3", "match_attributes": "on", "action": "check"},
 }
 QUERY_PARAMS = ["page", "hits", "label", "vehicle", "next",
                 "camera", "seen_from", "seen_to", "colour", "vehicle_type", "footage", "order",  # explore's filters
                 "cameras", "start", "end"]  # the journey's
-MEDIA = ["gallery:pending_file", "gallery:photo_file", "gallery:negative_file", "searches:file", "searches:hit_thumbnail"]
+MEDIA = ["gallery:pending_file", "gallery:photo_file", "gallery:negative_file", "searches:file", "searches:hit_thumbnail",
+         "footage:sighting_thumbnail"]
 DESTRUCTIVE = ["gallery:vehicle_delete", "gallery:photo_delete", "gallery:negative_delete", "searches:delete",
                "searches:hit_reject", "logout"]
 
@@ -72,15 +73,18 @@ def client_500(user):
     return client
 
 
-def post_data(fields: dict, vehicle_pk: int, odd_field: str = "", odd=None) -> dict:
+def post_data(fields: dict, things: dict, odd_field: str = "", odd=None) -> dict:
+    """The form's values, one of them odd; "{vehicle}", "{footage}", "{camera}": the owned object's id."""
     data = {}
     for field, value in fields.items():
-        value = odd if field == odd_field else value
-        if value is FILE:
+        if field == odd_field:
+            value = odd
+        elif value is FILE:
             value = io.BytesIO(JPEG)
             value.name = "car.jpg"
-        elif isinstance(value, str):
-            value = value.replace("{vehicle}", str(vehicle_pk))
+        else:
+            for key in ("vehicle", "footage", "camera"):
+                value = value.replace(f"{{{key}}}", str(things[key].pk))
         data[field] = value
     return data
 
@@ -100,11 +104,11 @@ def test_odd_values_in_forms_and_query_strings(client_500, user, queue, name):
     fields = FORMS[name]
     for field in fields:
         for odd in ODD:
-            data = post_data(fields, vehicle.pk, field, odd)
+            data = post_data(fields, things, field, odd)
             assert_no_500(client_500.post(url, data), name, field, odd[:20])
     for odd in ODD:  # several values for a multiple choice
         if "vehicles" in fields:
-            data = {**post_data(fields, vehicle.pk), "vehicles": [str(vehicle.pk), odd]}
+            data = {**post_data(fields, things), "vehicles": [str(vehicle.pk), odd]}
             assert_no_500(client_500.post(url, data), name, "vehicles list", odd[:20])
 
 

@@ -91,3 +91,30 @@ def test_staff_see_every_users_vehicles_and_jobs_in_the_admin(client, user, bobs
     row = page[page.index("Bob&#x27;s van"):].split("</tr>")[0]
     assert '<td class="field-photo_count">1</td>' in row and '<td class="field-hit_count">1</td>' in row
     assert "bob job" in client.get(reverse("admin:searches_searchjob_changelist")).content.decode()
+
+
+def test_footage_pages_show_only_one_s_own_sightings(alice, user, other_user):
+    """Bob's sightings share Alice's vectors, camera times and file name: none of them, nor his
+    camera, reaches Alice's footage pages (her grid, her similar, her search form), even when
+    her filters name his camera or file."""
+    from tests.web.conftest import owned_things
+
+    mine, bobs = owned_things(user), owned_things(other_user, "Bob's van", "bob job")
+    leaks = [reverse("footage:sighting_thumbnail", args=[row.pk]) for row in bobs["sightings"]]
+    leaks += [row.get_absolute_url() for row in bobs["sightings"]] + ["bob job gate"]
+    pages = [mine["urls"][name] for name in ("footage:explore", "footage:sighting", "footage:similar",
+                                              "footage:similar_hit", "footage:journey", "footage:files",
+                                              "footage:file_edit", "footage:search")]
+    pages += [reverse("footage:explore") + f"?camera={bobs['camera'].pk}",
+              reverse("footage:explore") + f"?footage={bobs['footage'].pk}"]
+    for url in pages:
+        response = alice.get(url)
+        assert response.status_code == 200, url
+        assert not [text for text in leaks if text in response.content.decode()], url
+    own = reverse("footage:sighting_thumbnail", args=[mine["sightings"][1].pk])
+    assert own in alice.get(mine["urls"]["footage:similar"]).content.decode()  # the grids are not empty
+    # Naming Bob's file or camera in Search my footage is refused, not searched.
+    response = alice.post(reverse("footage:search"), {"vehicles": mine["vehicle"].pk, "footage": bobs["footage"].pk,
+                                                      "action": "check"})
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    assert SearchJob.objects.filter(owner=user).count() == 1

@@ -59,3 +59,41 @@ def test_the_job_timeout_is_a_setting(user, queue, settings):
     lifecycle.queue(job)
     job.refresh_from_db()
     assert queue.fetch_job(job.rq_job_id).timeout == 1234
+
+
+def test_every_footage_page_shows_its_owner_s_footage(alice, user):
+    """Each footage URL, opened by its owner on real rows (owned_things: a camera, an indexed
+    file, two sightings with thumbnails and vectors), answers and shows them."""
+    from gallery.models import Vehicle
+    from tests.web.conftest import owned_things, url_patterns
+
+    things = owned_things(user)
+    urls, (first, second) = things["urls"], things["sightings"]
+    thumb = {row: reverse("footage:sighting_thumbnail", args=[row.pk]) for row in (first, second)}
+    camera, footage = things["camera"].name, things["footage"]
+    shows = {  # what each page must show (a POST-only URL: None)
+        "footage:explore": [thumb[first], thumb[second], camera],
+        "footage:sighting": ["Red car in a.jpg", camera, thumb[first]],
+        "footage:sighting_thumbnail": [],
+        "footage:similar": [thumb[second]],
+        "footage:similar_hit": [thumb[first], thumb[second]],
+        "footage:register": None,
+        "footage:journey": ["Not seen in your indexed footage yet."],  # its photo's vector is no engine's
+        "footage:files": [footage.original_name, camera],
+        "footage:file_edit": [f'value="{camera}"', "Its 2 sightings take the camera"],
+        "footage:search": [footage.original_name, camera],
+    }
+    assert set(shows) == {name for name, _ in url_patterns() if name.startswith("footage:")}, "add the new page"
+    for name, texts in shows.items():
+        response = alice.get(urls[name])
+        assert response.status_code == (405 if texts is None else 200), name
+        page = b"".join(response.streaming_content) if response.streaming else response.content
+        if name == "footage:sighting_thumbnail":
+            assert response["Content-Type"] == "image/jpeg" and page[:2] == b"\xff\xd8"
+        for text in texts or ():
+            assert text in page.decode(), (name, text)
+    # Registering from the sighting makes a vehicle from its box in the stored image.
+    response = alice.post(urls["footage:register"], {"label": "From the gate"})
+    vehicle = Vehicle.objects.get(owner=user, label="From the gate")
+    assert response.status_code == 302 and response["Location"] == vehicle.get_absolute_url()
+    assert vehicle.photos.count() == 1

@@ -16,8 +16,8 @@ from django.core.files.base import ContentFile
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from gallery.models import PendingPhoto
-from searches.models import SearchFile, SearchJob
+from gallery.models import PendingPhoto, Vehicle
+from searches.models import SearchFile, SearchJob, Sighting
 from tests.media import FIXTURES
 from tests.web.conftest import make_vehicle, owned_things, site_urls
 
@@ -30,7 +30,7 @@ PUBLIC = {"login", "admin:login"}  # the only pages an anonymous visitor may see
 
 @pytest.fixture
 def things(other_user):
-    """Bob's vehicle, photo, pending photo, job, file and hit, with stored media."""
+    """Bob's vehicle, photo, pending photo, job, file, hit, camera, footage and sightings, with stored media."""
     return owned_things(other_user, "Bob's van", "bob job")
 
 
@@ -67,6 +67,11 @@ def test_other_users_objects_answer_404_on_every_url_with_an_id(client, user, ot
     assert job.status == "paused" and vehicle.label == "Bob's van" and vehicle.photos.count() == 1
     assert PendingPhoto.objects.filter(owner=other_user).exists()
     assert SearchJob.objects.count() == 1
+    footage = things["footage"]
+    footage.refresh_from_db()
+    assert footage.camera.name == "bob job gate" and footage.recorded_at.year == 2024
+    assert Vehicle.objects.count() == 1  # no vehicle registered from Bob's sighting
+    assert set(Sighting.objects.values_list("owner", flat=True)) == {other_user.pk}
 
 
 def test_every_post_needs_a_csrf_token(user, things):
@@ -259,10 +264,14 @@ def test_an_ordinary_user_changes_their_password(client, alice, user):
     assert wrong_old.status_code == 200 and "incorrectly" in wrong_old.content.decode()
 
 
-MEDIA_URLS = ["gallery:photo_file", "gallery:pending_file", "searches:file", "searches:hit_thumbnail"]
+MEDIA_URLS = ["gallery:photo_file", "gallery:pending_file", "searches:file", "searches:hit_thumbnail",
+              "footage:sighting_thumbnail"]
 DETAIL_URLS = ["gallery:vehicle", "searches:detail", "searches:progress", "searches:timeline", "searches:hit"]
 VIEW_PERMISSIONS = ["gallery.view_vehicle", "gallery.view_vehiclephoto", "gallery.view_pendingphoto",
-                    "searches.view_searchjob", "searches.view_searchfile", "searches.view_hit"]
+                    "searches.view_searchjob", "searches.view_searchfile", "searches.view_hit", "searches.view_sighting"]
+# The owner's own pages of the footage index: not shown to staff, whatever their permissions.
+OWNER_ONLY_FOOTAGE = ["footage:sighting", "footage:similar", "footage:register", "footage:similar_hit",
+                      "footage:journey", "footage:file_edit"]
 
 
 @pytest.fixture
@@ -294,6 +303,30 @@ def test_the_view_permission_shows_others_media_and_pages_read_only(client, staf
     job = things["job"]
     job.refresh_from_db()
     assert job.status == "paused" and SearchJob.objects.filter(pk=job.pk).exists()
+
+
+def test_sighting_thumbnails_need_the_view_permission_and_staff_see_no_other_footage_page(client, staff, things):
+    """The admin's sightings list shows each thumbnail through footage:sighting_thumbnail: staff
+    status alone shows none of them; `searches.view_sighting` shows them, and nothing else."""
+    from django.contrib.auth.models import Permission
+
+    thumbnails = [reverse("footage:sighting_thumbnail", args=[row.pk]) for row in things["sightings"]]
+    client.force_login(staff)
+    for url in thumbnails:
+        assert client.get(url).status_code == 404, url
+    staff.user_permissions.add(Permission.objects.get(content_type__app_label="searches", codename="view_sighting"))
+    client.force_login(staff)  # a fresh permission cache
+    for url in thumbnails:
+        response = client.get(url)
+        assert response.status_code == 200 and response["Content-Type"] == "image/jpeg", url
+        assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"
+    changelist = client.get(reverse("admin:searches_sighting_changelist")).content.decode()
+    assert all(f'src="{url}"' in changelist for url in thumbnails)
+    # The permission reads thumbnails only: the owner's pages and changes stay the owner's.
+    for name in OWNER_ONLY_FOOTAGE:
+        url = things["urls"][name]
+        assert {client.get(url).status_code, client.post(url, {"label": "x"}).status_code} <= {404, 405}, name
+    assert Vehicle.objects.count() == 1
 
 
 @pytest.mark.parametrize("model", ["vehicle", "job", "hit"])
