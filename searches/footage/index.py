@@ -1,13 +1,14 @@
 """The per-user sightings index: an engine Gallery whose ids are sighting ids, one per embedder.
 
 The database holds every sighting's vector; the index is a cache of them, stored in media storage
-so that any worker or web process on any machine starts from it, and named after the highest
-sighting id it holds and a digest of that row's vector
-(`sightings/index/user_<id>/<embedder>-<max id>-<digest>.faiss`): a database restored from a backup
-(or rolled back, as in tests) can give the same ids other vectors, and such a file is not used. Each use catches
-it up with the newer rows, so it is never behind the database; deleted sightings stay in it until
-the next rebuild, and queries drop ids whose rows are gone (see queries.py). Exact (flat) search
-below engine.gallery.AUTO_APPROX_MIN vectors, IVF above.
+so that any worker or web process on any machine starts from it. Its file is named after the
+highest sighting id it holds, a digest of that row's vector and its number of vectors
+(`sightings/index/user_<id>/<embedder>-<max id>-<digest>-<count>.faiss`): a database restored from
+a backup (or rolled back, as in tests) can give the same ids other vectors, and such a file is
+not used. Each use catches it up with newer rows and removes the vectors of deleted ones (then
+stores the new version and deletes the old file), so it is never behind the database; queries
+still re-read their candidates' rows by owner. Exact (flat) search below
+engine.gallery.AUTO_APPROX_MIN vectors, IVF above.
 
 Per process, the loaded index is kept by (user, embedder) and caught up on each use.
 """
@@ -27,7 +28,6 @@ from searches.footage.models import Sighting
 
 log = logging.getLogger(__name__)
 STORE_EVERY = 2000  # newer rows that make a caught-up index worth storing again
-DEAD_SHARE = 0.2  # rebuild once this share of the indexed sightings were deleted
 CHUNK = 20_000  # rows read at a time while catching up
 _cache: dict[tuple[int, str], "_Entry"] = {}
 _lock = threading.Lock()
@@ -61,11 +61,8 @@ def sightings_index(owner_id: int, embedder: str, dim: int) -> "api.Gallery":
                                                          _digest(owner_id, embedder, entry.max_id) != entry.digest):
             entry = _cache[(owner_id, embedder)] = _load(owner_id, embedder, dim)
         _catch_up(owner_id, embedder, entry)
-        alive = Sighting.objects.filter(owner_id=owner_id, embedder=embedder).count()
-        if len(entry.gallery) > 100 and len(entry.gallery) - alive > DEAD_SHARE * len(entry.gallery):
-            entry = _cache[(owner_id, embedder)] = _Entry(api.Gallery(dim, embedder=embedder))
-            _catch_up(owner_id, embedder, entry)
-        if entry.max_id - entry.stored_max >= STORE_EVERY or (entry.stored_max == 0 and entry.max_id):
+        dropped = _drop_deleted(owner_id, embedder, entry)
+        if dropped or entry.max_id - entry.stored_max >= STORE_EVERY or (entry.stored_max == 0 and entry.max_id):
             _store(owner_id, embedder, entry)
         return entry.gallery
 
@@ -92,6 +89,16 @@ def _catch_up(owner_id: int, embedder: str, entry: _Entry) -> None:
         entry.digest = hashlib.sha1(bytes(rows[-1][1])).hexdigest()[:10]
 
 
+def _drop_deleted(owner_id: int, embedder: str, entry: _Entry) -> int:
+    """Remove the vectors of deleted sightings (a deleted file or search) from the index: one
+    COUNT tells whether any are gone; only then are the ids compared."""
+    rows = Sighting.objects.filter(owner_id=owner_id, embedder=embedder, pk__lte=entry.max_id)
+    if rows.count() >= len(entry.gallery):
+        return 0
+    alive = set(rows.values_list("pk", flat=True))
+    return entry.gallery.remove([pk for pk in entry.gallery.ids() if pk not in alive])
+
+
 def _stored_versions(owner_id: int, embedder: str) -> list[tuple[int, str, str]]:
     """(max id, digest, storage name) of the stored versions, oldest first."""
     folder = _folder(owner_id)
@@ -104,6 +111,7 @@ def _stored_versions(owner_id: int, embedder: str) -> list[tuple[int, str, str]]
     for name in names:
         if name.startswith(prefix) and name.endswith(".faiss"):
             number, _, digest = name[len(prefix):-len(".faiss")].partition("-")
+            digest = digest.partition("-")[0]  # then the count, which only makes the name new
             if number.isdigit() and digest:
                 found.append((int(number), digest, f"{folder}/{name}"))
     return sorted(found)
@@ -127,7 +135,7 @@ def _load(owner_id: int, embedder: str, dim: int) -> _Entry:
 
 
 def _store(owner_id: int, embedder: str, entry: _Entry) -> None:
-    name = f"{_folder(owner_id)}/{_slug(embedder)}-{entry.max_id}-{entry.digest}.faiss"
+    name = f"{_folder(owner_id)}/{_slug(embedder)}-{entry.max_id}-{entry.digest}-{len(entry.gallery)}.faiss"
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "index.faiss")
         entry.gallery.save(path)

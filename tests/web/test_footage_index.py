@@ -120,3 +120,27 @@ def test_deleting_the_last_search_of_a_file_deletes_its_sightings(alice, street_
     flush()
     import os
     assert not any(os.path.exists(p) for p in thumbs)
+
+
+def test_deleting_one_file_removes_its_vectors_from_the_stored_index(alice, bikes, tmp_path, queue, run_worker):
+    import shutil
+
+    from django.core.files.storage import default_storage
+
+    copy = tmp_path / "again.mp4"
+    shutil.copy(bikes, copy)
+    first, second = start_job(alice, [bikes]), start_job(alice, [copy])
+    run_worker()
+    engine = get_engine()
+    index = lambda: sightings_index(first.owner_id, embedder_name(engine), engine.embedder.dim)  # noqa: E731
+    gone = set(Sighting.objects.filter(footage__search_files__job=first).values_list("pk", flat=True))
+    kept = set(Sighting.objects.filter(footage__search_files__job=second).values_list("pk", flat=True))
+    assert gone and kept and set(index().ids()) == gone | kept
+
+    assert alice.post(reverse("searches:delete", args=[first.pk])).status_code == 302
+    assert set(index().ids()) == kept  # this process's copy
+    folder = f"sightings/index/user_{first.owner_id}"
+    stored = [name for name in default_storage.listdir(folder)[1] if name.endswith(".faiss")]
+    assert len(stored) == 1 and stored[0].endswith(f"-{len(kept)}.faiss")  # the old file is gone
+    forget()
+    assert set(index().ids()) == kept  # a fresh process loads the stored file without them
