@@ -262,6 +262,7 @@ class _VideoRun:
         self.gate = MotionGate() if gated else None
         # The last detected frame's boxes that confirmed tracks took: what a skipped frame shows.
         self._held: list[Detection] = []
+        self._held_ids: set[int] = set()  # the tracks that took them
         self.speed = SpeedMeter()
         self.intervals: list[Interval] = []
         self.stats = VideoStats(None, 0, 0, 0, 0, 0, 0.0)
@@ -300,8 +301,10 @@ class _VideoRun:
                            self.refusals)
 
     def _process(self, index: int, time_s: float, frame: np.ndarray) -> None:
-        cut = self.tracker is not None and self.cuts.is_cut(frame)
-        detections = self._propose(frame, time_s, cut)
+        # The gate's grey thumbnail serves the cut detector too: one shrink of the frame, not two.
+        thumb = self.gate.thumbnail(frame) if self.gate is not None else frame
+        cut = self.tracker is not None and self.cuts.is_cut(thumb)
+        detections = self._propose(frame, time_s, cut, thumb)
         self.stats.frames_processed += 1
         if cut:
             # A new shot: every track of the last one ends here, none carries over.
@@ -312,20 +315,29 @@ class _VideoRun:
             self._match_each_detection(index, time_s, frame, detections)
         else:
             tracks = self.tracker.update(detections)
-            if self.gate is not None and self.gate.last_reason is not None:
-                # Hold only what confirmed tracks took: a box seen in one frame (a false positive,
-                # or a new track's first sighting) is never repeated into a track of its own.
-                self._held = [detections[t.det_index] for t in tracks if t.det_index is not None]
-            self.book.observe(index, time_s, frame, tracks, detections)
+            held = self.gate is not None and self.gate.last_reason is None
+            if self.gate is not None and not held:
+                self._hold(tracks, detections)
+            self.book.observe(index, time_s, frame, tracks, detections, held=held)
             self._decide(self.book.ended(self.tracker.active_ids) + self.book.split_long(self.opt.segment_s)
                          + self.book.split_idle(time_s, IDLE_S))
         # An open track may still add a match that starts at its first sighting.
         self._emit(self.merger.close_before(self.book.oldest_start(time_s)))
 
-    def _propose(self, frame: np.ndarray, time_s: float, cut: bool) -> list[Detection]:
+    def _hold(self, tracks, detections) -> None:
+        """Hold only what confirmed tracks took: a box seen in one frame (a false positive, or a
+        new track's first sighting) is never repeated into a track of its own. A periodic
+        re-check that finds the same tracks and no new one lets the gate look less often."""
+        before = self._held_ids
+        self._held = [detections[t.det_index] for t in tracks if t.det_index is not None]
+        self._held_ids = {t.track_id for t in tracks if t.det_index is not None}
+        if self.gate.last_reason == "periodic":
+            self.gate.settled(self._held_ids == before and not self.tracker.has_tentative)
+
+    def _propose(self, frame: np.ndarray, time_s: float, cut: bool, thumb: np.ndarray) -> list[Detection]:
         if self.opt.proposals == "motion":
             return self._count(self.motion.propose(frame))
-        if self.gate is None or self.gate.check(frame, time_s, cut, self.tracker.has_tentative):
+        if self.gate is None or self.gate.check_thumbnail(thumb, time_s, cut, self.tracker.has_tentative):
             detect = self.engine.detect_for_tracking if self.tracker else self.engine.detect
             detections = detect(frame)
             self.stats.frames_detected += 1

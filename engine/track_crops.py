@@ -80,7 +80,12 @@ class TrackBook:
         self.records: dict[int, TrackRecord] = {}
         self.seen_ids: set[int] = set()  # distinct tracks, however many segments they were matched in
 
-    def observe(self, index: int, time_s: float, frame: np.ndarray, tracks, detections) -> None:
+    def observe(self, index: int, time_s: float, frame: np.ndarray, tracks, detections,
+                held: bool = False) -> None:
+        """Count this frame's sighting of each track that took a detection, and keep its crop
+        if it is among the track's best. `held`: the detections are the ones the motion gate
+        repeats from the last detected frame (engine.gating); nothing in the picture changed, so
+        no better crop can appear and only the counts move (unless a record has no crop yet)."""
         kept = None  # the shrunk frame, made once per frame and only if a crop of it is kept
         for track in tracks:
             if track.det_index is None:
@@ -92,6 +97,8 @@ class TrackBook:
                 self.seen_ids.add(track.track_id)
             record.last_frame, record.last_s = index, time_s
             record.sightings += 1
+            if held and record.candidates:
+                continue
             # Sharpness can only lower the score: skip measuring it when even the bound loses.
             if not record.wants(crop_quality(frame.shape, box), self.max_embeds):
                 continue

@@ -230,3 +230,67 @@ def test_eta_follows_a_change_of_speed():
         meter.update(t, done)
     assert meter.fps == pytest.approx(10, rel=0.1)  # the whole run's average would say 32.5
     assert meter.eta(1000) == pytest.approx(100, rel=0.1)
+
+
+def _periodic_times(gate, seconds, fps=10.0, settle=lambda t: True, moving_at=()):
+    """Feed a still grey picture (a bright square at `moving_at` times); the times of periodic checks."""
+    still, moved = np.full((90, 160), 100, np.uint8), np.full((90, 160), 100, np.uint8)
+    moved[10:30, 10:30] = 200
+    times = []
+    for k in range(int(seconds * fps)):
+        t = k / fps
+        gate.check(moved if any(abs(t - m) < 1e-6 for m in moving_at) else still, t)
+        if gate.last_reason == "periodic":
+            times.append(t)
+            gate.settled(settle(t))
+    return times
+
+
+def test_still_scene_rechecks_back_off_while_they_find_nothing_new():
+    times = _periodic_times(MotionGate(period_s=2.0, max_period_s=8.0), 40)
+    assert times == pytest.approx([2.0, 6.0, 14.0, 22.0, 30.0, 38.0])  # 2, 4, 8, then capped at 8
+
+
+def test_a_recheck_that_finds_something_new_restores_the_base_period():
+    times = _periodic_times(MotionGate(period_s=2.0, max_period_s=8.0), 20, settle=lambda t: t != 6.0)
+    assert times == pytest.approx([2.0, 6.0, 8.0, 12.0])  # 2, 4, reset: 2, 4
+
+
+def test_motion_restores_the_base_period():
+    gate = MotionGate(period_s=2.0, max_period_s=8.0)
+    times = _periodic_times(gate, 30, moving_at=(15.0,))  # periodic at 2, 6, 14; motion at 15
+    assert gate.reasons["motion"] == 2  # the square appears, then (one frame later) disappears
+    assert times == pytest.approx([2.0, 6.0, 14.0, 17.1, 21.1, 29.1])
+
+
+def test_a_held_frame_moves_the_counts_but_keeps_the_crops():
+    """On a frame the gate skipped, the box is the held one: its crop is not measured again (a
+    noisier copy of the same picture would score sharper), but the sighting counts."""
+    from engine.track_crops import TrackBook
+    from engine.tracker import Track
+    from engine.types import Detection
+    box = (20.0, 20.0, 120.0, 80.0)
+    flat = np.full((100, 200, 3), 120, np.uint8)
+    noisy = np.random.default_rng(0).integers(0, 255, flat.shape, dtype=np.uint8)
+    track, det = Track(1, box, 0, 1, 1, "car", 0.9), [Detection(box, 0.9, "car")]
+    book, plain = TrackBook(max_embeds=1), TrackBook(max_embeds=1)
+    for b in (book, plain):
+        b.observe(0, 0.0, flat, [track], det)
+    book.observe(1, 0.1, noisy, [track], det, held=True)
+    plain.observe(1, 0.1, noisy, [track], det)
+    (record,), (other,) = book.flush(), plain.flush()
+    assert (record.last_frame, record.last_s, record.sightings) == (other.last_frame, other.last_s, other.sightings)
+    assert other.candidates[0].frame_index == 1  # measured again, the noisy copy wins
+    assert record.candidates[0].frame_index == 0
+
+
+def test_a_held_frame_still_gives_a_new_record_its_first_crop():
+    from engine.track_crops import TrackBook
+    from engine.tracker import Track
+    from engine.types import Detection
+    box = (20.0, 20.0, 120.0, 80.0)
+    book = TrackBook(max_embeds=3)  # a record split off a long track starts on a held frame
+    book.observe(5, 0.5, np.full((100, 200, 3), 120, np.uint8), [Track(1, box, 0, 9, 9, "car", 0.9)],
+                 [Detection(box, 0.9, "car")], held=True)
+    (record,) = book.flush()
+    assert record.first_frame == 5 and len(record.candidates) == 1
