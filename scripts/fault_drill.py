@@ -387,7 +387,19 @@ class Drill:
                 raise Failed(f"job {j.pk}: expected the car once in {lo:.1f}-{hi:.1f} s, got {len(inside)}: {spans}")
         if len(hits) != copies:
             raise Failed(f"job {j.pk}: {len(hits)} hits for {copies} passes of the car: {spans}")
-        return f"{len(hits)} interval(s) {spans}"
+        return f"{len(hits)} interval(s) {spans}; {self.check_sightings(j, copies)}"
+
+    def check_sightings(self, job, copies: int) -> str:
+        """The file is indexed once: each copy of the clip holds about as many sightings (a pass
+        resumed after a kill that stored some twice would give the copy it resumed in more)."""
+        footage = self.db(lambda: job.files.get().footage)
+        if footage is None or footage.status != "indexed":
+            raise Failed(f"job {job.pk}: its file is not indexed ({footage and footage.status})")
+        starts = self.db(lambda: list(footage.sightings.values_list("start_frame", flat=True)))
+        per_copy = [sum(copy * CLIP_FRAMES <= f < (copy + 1) * CLIP_FRAMES for f in starts) for copy in range(copies)]
+        if len(starts) != footage.sightings_count or max(per_copy) - min(per_copy) > 3:
+            raise Failed(f"job {job.pk}: sightings per copy {per_copy}, {footage.sightings_count} counted")
+        return f"sightings per copy {per_copy}"
 
     def no_job_left_hanging(self) -> None:
         from searches.models import SearchJob
