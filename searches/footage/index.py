@@ -5,9 +5,9 @@ so that any worker or web process on any machine starts from it. Its file is nam
 highest sighting id it holds, a digest of that row's vector and its number of vectors
 (`sightings/index/user_<id>/<embedder>-<max id>-<digest>-<count>.faiss`): a database restored from
 a backup (or rolled back, as in tests) can give the same ids other vectors, and such a file is
-not used. Each use catches it up with newer rows and removes the vectors of deleted ones (then
-stores the new version and deletes the old file), so it is never behind the database; queries
-still re-read their candidates' rows by owner. Exact (flat) search below
+not used. Each use catches it up with newer rows, removes the vectors of deleted ones and adds any
+lower row it lacks (then stores the new version and deletes the old file), so it holds what the
+database holds; queries still re-read their candidates' rows by owner. Exact (flat) search below
 engine.gallery.AUTO_APPROX_MIN vectors, IVF above.
 
 Per process, the loaded index is kept by (user, embedder) and caught up on each use.
@@ -29,6 +29,7 @@ from searches.footage.models import Sighting
 log = logging.getLogger(__name__)
 STORE_EVERY = 2000  # newer rows that make a caught-up index worth storing again
 CHUNK = 20_000  # rows read at a time while catching up
+IN_CHUNK = 500  # ids per "pk IN (...)": well under SQLite's limit on query parameters
 _cache: dict[tuple[int, str], "_Entry"] = {}
 _lock = threading.Lock()
 
@@ -61,8 +62,8 @@ def sightings_index(owner_id: int, embedder: str, dim: int) -> "api.Gallery":
                                                          _digest(owner_id, embedder, entry.max_id) != entry.digest):
             entry = _cache[(owner_id, embedder)] = _load(owner_id, embedder, dim)
         _catch_up(owner_id, embedder, entry)
-        dropped = _drop_deleted(owner_id, embedder, entry)
-        if dropped or entry.max_id - entry.stored_max >= STORE_EVERY or (entry.stored_max == 0 and entry.max_id):
+        changed = _reconcile(owner_id, embedder, entry)
+        if changed or entry.max_id - entry.stored_max >= STORE_EVERY or (entry.stored_max == 0 and entry.max_id):
             _store(owner_id, embedder, entry)
         return entry.gallery
 
@@ -89,14 +90,22 @@ def _catch_up(owner_id: int, embedder: str, entry: _Entry) -> None:
         entry.digest = hashlib.sha1(bytes(rows[-1][1])).hexdigest()[:10]
 
 
-def _drop_deleted(owner_id: int, embedder: str, entry: _Entry) -> int:
-    """Remove the vectors of deleted sightings (a deleted file or search) from the index: one
-    COUNT tells whether any are gone; only then are the ids compared."""
+def _reconcile(owner_id: int, embedder: str, entry: _Entry) -> int:
+    """Make the index hold exactly the rows up to its max id: remove the vectors of deleted
+    sightings (a file or search deleted), add rows it lacks (a row committed after a higher id
+    was caught up: concurrent workers; a database restored under a stored file). One COUNT tells
+    whether anything differs; only then are the ids compared. Returns how many changed."""
     rows = Sighting.objects.filter(owner_id=owner_id, embedder=embedder, pk__lte=entry.max_id)
-    if rows.count() >= len(entry.gallery):
+    if rows.count() == len(entry.gallery):
         return 0
-    alive = set(rows.values_list("pk", flat=True))
-    return entry.gallery.remove([pk for pk in entry.gallery.ids() if pk not in alive])
+    alive, held = set(rows.values_list("pk", flat=True)), set(entry.gallery.ids())
+    changed = entry.gallery.remove(sorted(held - alive)) if held - alive else 0
+    missing = sorted(alive - held)
+    for start in range(0, len(missing), IN_CHUNK):
+        part = list(rows.filter(pk__in=missing[start:start + IN_CHUNK]).values_list("pk", "embedding"))
+        entry.gallery.add([pk for pk, _ in part], np.stack([np.frombuffer(bytes(b), dtype=np.float32) for _, b in part]))
+        changed += len(part)
+    return changed
 
 
 def _stored_versions(owner_id: int, embedder: str) -> list[tuple[int, str, str]]:

@@ -144,3 +144,20 @@ def test_deleting_one_file_removes_its_vectors_from_the_stored_index(alice, bike
     assert len(stored) == 1 and stored[0].endswith(f"-{len(kept)}.faiss")  # the old file is gone
     forget()
     assert set(index().ids()) == kept  # a fresh process loads the stored file without them
+
+
+def test_the_index_takes_back_a_row_it_missed(alice, bikes, queue, run_worker):
+    """A sighting committed after a higher id was caught up (two workers at once), or a stored file
+    older than the database: the index adds what it lacks below its highest id."""
+    from searches.footage import index as index_module
+
+    job = start_job(alice, [bikes])
+    run_worker()
+    engine = get_engine()
+    index = lambda: sightings_index(job.owner_id, embedder_name(engine), engine.embedder.dim)  # noqa: E731
+    ids = set(Sighting.objects.values_list("pk", flat=True))
+    missed = min(ids)
+    cached = index_module._cache[(job.owner_id, embedder_name(engine))].gallery
+    cached.remove([missed])  # as if its row had been committed after the catch-up passed it
+    assert missed not in cached
+    assert set(index().ids()) == ids
