@@ -231,6 +231,9 @@ VREID_MIN_SCORE = float(os.environ["VREID_MIN_SCORE"]) if os.environ.get("VREID_
 # onnxruntime threads per model in a worker (0 = all cores). On a machine that also serves the
 # web app, 1 leaves a core to the web server.
 VREID_ENGINE_THREADS = int(os.environ.get("VREID_ENGINE_THREADS", "0"))
+# Sighting vectors a process keeps loaded across users' footage indexes (searches.footage.index):
+# the least recently used indexes are dropped beyond it. 1M vectors of 1280-d are ~2.6 GB (IVF).
+VREID_SIGHTINGS_CACHE_VECTORS = int(os.environ.get("VREID_SIGHTINGS_CACHE_VECTORS", "1000000"))
 # Registration uploads whose vehicle was never picked are deleted after this many hours.
 VREID_PENDING_TTL_H = float(os.environ.get("VREID_PENDING_TTL_H", "24"))
 

@@ -10,7 +10,8 @@ lower row it lacks (then stores the new version and deletes the old file), so it
 database holds; queries still re-read their candidates' rows by owner. Exact (flat) search below
 engine.gallery.AUTO_APPROX_MIN vectors, IVF above.
 
-Per process, the loaded index is kept by (user, embedder) and caught up on each use.
+Per process, the loaded index is kept by (user, embedder) and caught up on each use; the least
+recently used ones are dropped beyond VREID_SIGHTINGS_CACHE_VECTORS vectors in all.
 """
 import hashlib
 import logging
@@ -18,8 +19,10 @@ import os
 import re
 import tempfile
 import threading
+from collections import OrderedDict
 
 import numpy as np
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 
@@ -30,7 +33,7 @@ log = logging.getLogger(__name__)
 STORE_EVERY = 2000  # newer rows that make a caught-up index worth storing again
 CHUNK = 20_000  # rows read at a time while catching up
 IN_CHUNK = 500  # ids per "pk IN (...)": well under SQLite's limit on query parameters
-_cache: dict[tuple[int, str], "_Entry"] = {}
+_cache: "OrderedDict[tuple[int, str], _Entry]" = OrderedDict()  # least recently used first
 _lock = threading.Lock()
 
 
@@ -65,7 +68,16 @@ def sightings_index(owner_id: int, embedder: str, dim: int) -> "api.Gallery":
         changed = _reconcile(owner_id, embedder, entry)
         if changed or entry.max_id - entry.stored_max >= STORE_EVERY or (entry.stored_max == 0 and entry.max_id):
             _store(owner_id, embedder, entry)
+        _cache.move_to_end((owner_id, embedder))
+        _evict(settings.VREID_SIGHTINGS_CACHE_VECTORS)
         return entry.gallery
+
+
+def _evict(budget: int) -> None:
+    """Drop the least recently used indexes while the loaded ones hold more than `budget` vectors
+    (the one just used, last, always stays): a web process must not keep every user's index."""
+    while len(_cache) > 1 and sum(len(e.gallery) for e in _cache.values()) > budget:
+        _cache.popitem(last=False)
 
 
 def forget() -> None:

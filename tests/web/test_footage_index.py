@@ -161,3 +161,21 @@ def test_the_index_takes_back_a_row_it_missed(alice, bikes, queue, run_worker):
     cached.remove([missed])  # as if its row had been committed after the catch-up passed it
     assert missed not in cached
     assert set(index().ids()) == ids
+
+
+def test_a_process_keeps_only_the_recently_used_indexes_within_its_budget(settings, user, other_user):
+    """Two users' indexes and a budget that holds one: the older one is dropped, and comes back
+    intact from storage and the database when used again."""
+    from searches.footage import index as index_module
+    from tests.web.conftest import owned_footage
+
+    settings.VREID_SIGHTINGS_CACHE_VECTORS = 3
+    for owner in (user, other_user):
+        job = SearchJob.objects.create(owner=owner, name=f"{owner} job")
+        owned_footage(owner, job.files.create(original_name="a.mp4", file=f"jobs/{owner}/a.mp4"), "a")
+    forget()
+    first = set(sightings_index(user.pk, "test-embedder", 8).ids())
+    assert len(first) == 2 and list(index_module._cache) == [(user.pk, "test-embedder")]
+    sightings_index(other_user.pk, "test-embedder", 8)
+    assert list(index_module._cache) == [(other_user.pk, "test-embedder")]  # 2 + 2 > 3: the older went
+    assert set(sightings_index(user.pk, "test-embedder", 8).ids()) == first
