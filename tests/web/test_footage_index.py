@@ -156,6 +156,8 @@ def test_the_index_takes_back_a_row_it_missed(alice, bikes, queue, run_worker):
     engine = get_engine()
     index = lambda: sightings_index(job.owner_id, embedder_name(engine), engine.embedder.dim)  # noqa: E731
     ids = set(Sighting.objects.values_list("pk", flat=True))
+    forget()
+    assert set(index().ids()) == ids
     missed = min(ids)
     cached = index_module._cache[(job.owner_id, embedder_name(engine))].gallery
     cached.remove([missed])  # as if its row had been committed after the catch-up passed it
