@@ -246,7 +246,7 @@ class _VideoRun:
         self.on_progress = on_progress or (lambda p: None)
         self.on_interval = on_interval or (lambda i: None)
         self.on_refusal = on_refusal or (lambda r: None)
-        self.on_sighting = on_sighting or (lambda s: None)
+        self.on_sighting = on_sighting  # None: no sighting is made (their thumbnails cost a resize each)
         self.should_stop = should_stop or (lambda: None)
         self.refusals: list[Refusal] = []
         self.merger = IntervalMerger(options.merge_gap_s, max_span_s=options.segment_s)
@@ -362,8 +362,9 @@ class _VideoRun:
         decisions = self.matcher.decide(vectors, attrs)
         kept = shrink_frame(frame) if any(d and d.accepted for d in decisions) else None
         for det, vector, attr, decision in zip(detections, vectors, attrs, decisions):
-            self.on_sighting(Sighting(time_s, time_s, index, index, index, time_s, det.box, vector, 1, attr,
-                                      sighting_thumbnail(frame, det.box)))
+            if self.on_sighting:
+                self.on_sighting(Sighting(time_s, time_s, index, index, index, time_s, det.box, vector, 1, attr,
+                                          sighting_thumbnail(frame, det.box)))
             if decision is None:
                 continue
             if not decision.accepted:
@@ -392,7 +393,8 @@ class _VideoRun:
             offset += len(candidates)
             track_attrs = Attributes.mean(attrs[part])
             mean = _unit_mean(vectors[part])
-            self.on_sighting(_track_sighting(record, candidates[0], mean, len(candidates), track_attrs))
+            if self.on_sighting:
+                self.on_sighting(_track_sighting(record, candidates[0], mean, len(candidates), track_attrs))
             match = self._match_track(record, candidates, vectors[part], track_attrs, mean)
             if match:
                 self.merger.add(match)
