@@ -54,7 +54,8 @@ def refresh_stale_embeddings(user, engine, keep_alive=lambda: None) -> int:
     return count
 
 
-def _photos(user, engine):
+def embedded_photos(user, engine):
+    """The user's photos embedded by the engine's embedder (what its galleries and queries use)."""
     return VehiclePhoto.objects.filter(
         vehicle__owner=user, embedder=embedder_name(engine), dim=engine.embedder.dim
     ).order_by("pk")
@@ -120,7 +121,7 @@ def _store(gallery, name: str) -> None:
 def user_gallery(user, engine, keep_alive=lambda: None) -> "api.Gallery":
     """The user's whole gallery (ids are Vehicle pks), loaded from storage or rebuilt."""
     refresh_stale_embeddings(user, engine, keep_alive)
-    photos = _photos(user, engine)
+    photos = embedded_photos(user, engine)
     name = index_name(user, engine, photos.values_list("pk", "vehicle_id", "vector_digest"))
     if default_storage.exists(name):
         try:

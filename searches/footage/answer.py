@@ -10,11 +10,9 @@ from django.core.files.storage import default_storage
 
 from engine import api
 from gallery.engine_cache import embedder_name
-from gallery.models import VehiclePhoto
-from searches.footage.index import sightings_index
+from gallery.index import embedded_photos
+from searches.footage.index import IN_CHUNK, sightings_index
 from searches.footage.models import Footage, Sighting
-
-CHUNK = 500
 
 
 def job_options(job, start_frame: int = 0, camera=None) -> "api.VideoOptions":
@@ -24,6 +22,16 @@ def job_options(job, start_frame: int = 0, camera=None) -> "api.VideoOptions":
     return api.VideoOptions(frame_stride=job.frame_stride, tracking=job.tracking, threshold=job.threshold,
                             proposals=job.proposals, start_frame=start_frame,
                             camera=(camera and camera.mounting) or job.camera, **rules)
+
+
+def sightings_near(owner, vehicle_ids, engine, threshold: float) -> dict[int, float]:
+    """The owner's sighting ids within `threshold` of a photo of these vehicles (the engine's
+    embedder's), each with its smallest distance: one query of the owner's sightings index."""
+    blobs = embedded_photos(owner, engine).filter(vehicle_id__in=vehicle_ids).values_list("embedding", flat=True)
+    vectors = [np.frombuffer(bytes(blob), dtype=np.float32) for blob in blobs]
+    if not vectors:
+        return {}
+    return api.near(sightings_index(owner.pk, embedder_name(engine), engine.embedder.dim), np.stack(vectors), threshold)
 
 
 class IndexAnswers:
@@ -36,11 +44,7 @@ class IndexAnswers:
     def near(self) -> dict[int, float]:
         """Sighting id -> smallest distance to one of the job's vehicle photos, within the threshold."""
         if self._near is None:
-            name, dim = embedder_name(self.engine), self.engine.embedder.dim
-            blobs = VehiclePhoto.objects.filter(vehicle_id__in=self.gallery.ids(), embedder=name, dim=dim)
-            vectors = [np.frombuffer(bytes(b), dtype=np.float32) for b in blobs.values_list("embedding", flat=True)]
-            index = sightings_index(self.job.owner_id, name, dim)
-            self._near = api.near(index, np.stack(vectors), self.matcher.rules.threshold) if vectors else {}
+            self._near = sightings_near(self.job.owner, self.gallery.ids(), self.engine, self.matcher.rules.threshold)
         return self._near
 
     def answer(self, footage: Footage) -> tuple[list["api.SightingHit"], list[tuple[int, "api.Refusal"]], dict]:
@@ -48,8 +52,8 @@ class IndexAnswers:
         near = self.near()
         ids = [pk for pk in Sighting.objects.filter(footage=footage).values_list("pk", flat=True) if pk in near]
         rows = {}
-        for start in range(0, len(ids), CHUNK):
-            for row in Sighting.objects.filter(pk__in=ids[start:start + CHUNK]):
+        for start in range(0, len(ids), IN_CHUNK):
+            for row in Sighting.objects.filter(pk__in=ids[start:start + IN_CHUNK]):
                 rows[row.pk] = row
         hits, refusals = api.match_sightings([(pk, row.as_engine()) for pk, row in sorted(rows.items())],
                                              self.matcher, self.merge_gap_s)

@@ -9,16 +9,14 @@ import numpy as np
 from engine import api
 from gallery.engine_cache import embedder_name
 from gallery.index import job_gallery
-from gallery.models import VehiclePhoto
 from gallery.profiles import vehicle_profiles
-from searches.footage.index import sightings_index
+from searches.footage.answer import sightings_near
+from searches.footage.index import IN_CHUNK, sightings_index
 from searches.footage.models import Sighting
 
 # What a card shows (thumbnail, time, camera, colour/type, file), without the vector.
 CARD_FIELDS = ("pk", "footage_id", "camera_id", "seen_at", "start_s", "end_s", "best_time_s", "colour",
                "vehicle_type", "thumbnail", "footage__original_name", "footage__kind", "camera__name")
-CHUNK = 500  # ids per `IN (...)` (SQLite's limit on bound parameters)
-DEAD_MARGIN = 16  # asked beyond k: deleted sightings the index still holds are dropped
 
 
 def cards(queryset):
@@ -31,13 +29,13 @@ def owned_sightings(owner):
 
 def similar_sightings(owner, vector, embedder: str, k: int = 48, exclude=()) -> list[tuple[Sighting, float]]:
     """The owner's `k` sightings nearest to `vector` (made by `embedder`), nearest first, as
-    (row, cosine distance). The index may still hold deleted rows: they are dropped."""
+    (row, cosine distance). (The index holds no deleted rows; one deleted meanwhile is dropped.)"""
     if vector is None or not len(vector):
         return []
     index = sightings_index(owner.pk, embedder, len(vector))
-    found = api.nearest(index, vector, k + DEAD_MARGIN, exclude=tuple(exclude))
+    found = api.nearest(index, vector, k, exclude=tuple(exclude))
     rows = cards(owned_sightings(owner)).in_bulk([pk for pk, _ in found])
-    return [(rows[pk], distance) for pk, distance in found if pk in rows][:k]
+    return [(rows[pk], distance) for pk, distance in found if pk in rows]
 
 
 class TimeOrdered:
@@ -91,16 +89,12 @@ def vehicle_sightings(vehicle, engine, threshold=None, cameras=None, start=None,
     and type, negatives), each with `.distance`; in time order (unknown time last), then by
     footage and offset. `cameras`: Camera rows or ids (None: all); `start`/`end`: bounds on the
     wall-clock time (a bound leaves out sightings whose time is unknown)."""
-    owner, name, dim = vehicle.owner, embedder_name(engine), engine.embedder.dim
-    blobs = VehiclePhoto.objects.filter(vehicle=vehicle, embedder=name, dim=dim).values_list("embedding", flat=True)
-    vectors = [np.frombuffer(bytes(blob), dtype=np.float32) for blob in blobs]
-    if not vectors:
-        return []
+    owner = vehicle.owner
     rules = {} if match_attributes else {"min_colour_agreement": 0.0, "min_type_agreement": 0.0}
     matcher = engine.matcher(job_gallery(owner, engine, [vehicle.pk]), api.VideoOptions(threshold=threshold, **rules),
                              vehicle_profiles([vehicle.pk], engine))
-    near = api.near(sightings_index(owner.pk, name, dim), np.stack(vectors), matcher.rules.threshold)
-    filters = {"embedder": name}
+    near = sightings_near(owner, [vehicle.pk], engine, matcher.rules.threshold)
+    filters = {"embedder": embedder_name(engine)}
     if cameras is not None:
         filters["camera__in"] = list(cameras)
     if start is not None:
@@ -108,8 +102,8 @@ def vehicle_sightings(vehicle, engine, threshold=None, cameras=None, start=None,
     if end is not None:
         filters["seen_at__lte"] = end
     ids, rows = list(near), []
-    for start_at in range(0, len(ids), CHUNK):  # re-read: the index may hold deleted rows
-        rows += owned_sightings(owner).filter(pk__in=ids[start_at:start_at + CHUNK], **filters).select_related(
+    for start_at in range(0, len(ids), IN_CHUNK):  # re-read by owner, with the filters
+        rows += owned_sightings(owner).filter(pk__in=ids[start_at:start_at + IN_CHUNK], **filters).select_related(
             "footage", "camera")
     if not rows:
         return []
