@@ -7,6 +7,7 @@ from engine import api
 from gallery.models import Vehicle
 from gallery.storage_files import jpeg_file
 from searches.dbretry import with_db_retry
+from searches.footage.answer import thumbnail_bytes
 from searches.hit_merge import store_folded
 from searches.models import Hit, NearMiss, SearchJob
 
@@ -62,6 +63,14 @@ class HitStore:
             if not used and hit.thumbnail:
                 hit.thumbnail.delete(save=False)
         return True
+
+    def answered(self, search_file, found, rows) -> bool:
+        """Store a hit answered from the footage index (searches.footage.answer: `found` is an
+        engine SightingHit, `rows` its sightings by id); its thumbnail is its best sighting's: no
+        frame is read."""
+        iv, row = found.interval, rows[found.best_sighting]
+        return self.hit(search_file, iv.gallery_id, iv.best_distance, iv.box, interval_times(iv),
+                        lambda _: thumbnail_bytes(row), iv.vector, iv.attributes)
 
     def _owned(self) -> bool:
         # Re-queued since (by recovery, or paused and resumed): the new owner redoes this part.

@@ -28,7 +28,7 @@ from gallery.profiles import vehicle_profiles
 from gallery.storage_files import local_path, user_message
 from searches import lifecycle, progress_cache
 from searches.dbretry import TRANSIENT, DatabaseUnavailable, with_db_retry
-from searches.footage.answer import IndexAnswers, job_options, thumbnail_bytes
+from searches.footage.answer import IndexAnswers, job_options
 from searches.footage.store import SightingWriter, footage_for, index_plan, record_media
 from searches.hit_store import HitStore, hit_picture, interval_times
 from searches.models import SearchFile, SearchJob
@@ -190,9 +190,8 @@ class JobRunner:
         self.update_file(search_file, vehicles_seen=footage.sightings_count, kind=footage.kind,
                          fps=footage.fps, duration_s=footage.duration_s)
         for found in hits:
-            iv = found.interval
-            self.store_hit(search_file, iv.gallery_id, iv.best_distance, iv.box, None, interval_times(iv),
-                           vector=iv.vector, attributes=iv.attributes, jpeg=thumbnail_bytes(rows[found.best_sighting]))
+            if self.hits.answered(search_file, found, rows):
+                self.publish(force=True)
         for _, refusal in refusals:
             self.on_refusal(search_file, refusal)
 
@@ -271,10 +270,10 @@ class JobRunner:
             self.write_job_progress()
 
     def store_hit(self, search_file, vehicle_id, distance, box, bgr, times, frame_scale: float = 1.0,
-                  vector=None, attributes=None, jpeg: bytes | None = None) -> None:
-        """Store one hit (searches.hit_store); its thumbnail: the frame `bgr` with the box drawn, or `jpeg`."""
+                  vector=None, attributes=None) -> None:
+        """Store one hit (searches.hit_store); its thumbnail: the frame `bgr` (if any) with the box drawn."""
         def picture(label):
-            return hit_picture(bgr, box, frame_scale, label) if bgr is not None else jpeg
+            return hit_picture(bgr, box, frame_scale, label) if bgr is not None else None
         if self.hits.hit(search_file, vehicle_id, distance, box, times, picture, vector, attributes):
             self.publish(force=True)
             self.last_write = 0.0  # the next progress write (with the checkpoint past this hit) goes out now

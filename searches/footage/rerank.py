@@ -17,9 +17,9 @@ from gallery.engine_cache import embedder_name, get_engine
 from gallery.index import job_gallery
 from gallery.models import Vehicle
 from gallery.profiles import vehicle_profiles
-from searches.footage.answer import IndexAnswers, job_options, thumbnail_bytes
+from searches.footage.answer import IndexAnswers, job_options
 from searches.footage.store import index_plan
-from searches.hit_store import HitStore, interval_times
+from searches.hit_store import HitStore
 from searches.models import Hit, SearchFile, SearchJob
 from searches.queueing import QUEUE
 
@@ -56,11 +56,8 @@ def rerank(job: SearchJob, vehicle: Vehicle, engine=None) -> int:
         for old in Hit.objects.filter(job=job, file=search_file, vehicle=vehicle, confirmed_at=None):
             old.delete()  # one by one: the post_delete signal removes each thumbnail
         for found in hits:
-            iv = found.interval
-            if int(iv.gallery_id) == vehicle.pk:  # stored only while the job is not queued again
-                store.hit(search_file, iv.gallery_id, iv.best_distance, iv.box, interval_times(iv),
-                          lambda _, row=rows[found.best_sighting]: thumbnail_bytes(row), vector=iv.vector,
-                          attributes=iv.attributes)
+            if int(found.interval.gallery_id) == vehicle.pk:  # stored only while the job is not queued again
+                store.answered(search_file, found, rows)
         count += Hit.objects.filter(job=job, file=search_file, vehicle=vehicle).count()
     return count
 
