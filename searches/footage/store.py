@@ -26,7 +26,7 @@ def footage_for(search_file) -> Footage:
     footage, _ = Footage.objects.get_or_create(
         owner_id=owner_id, file=search_file.file.name,
         defaults={"original_name": search_file.original_name[:400]})
-    type(search_file).objects.filter(pk=search_file.pk).update(footage=footage)
+    SearchFile.objects.filter(pk=search_file.pk).update(footage=footage)
     search_file.footage = footage
     return footage
 
