@@ -106,11 +106,10 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def child(clip: Path, camera: str, threshold: float) -> dict:
-    """One search in this (fresh) process; prints a JSON line."""
+def street_gallery(engine):
+    """GALLERY, each vehicle registered from its hand-labelled box in the source clip."""
     from benchmarks import labels as lab
     from engine import api
-    engine = api.Engine(api.EngineConfig())
     labels = lab.load("street-parked-cars")
     frames = source_frames()
     crops = []
@@ -119,7 +118,14 @@ def child(clip: Path, camera: str, threshold: float) -> dict:
         crops.append(frames[index][y1:y2, x1:x2])
     gallery = api.Gallery(engine.embedder.dim)
     gallery.add(list(GALLERY), engine.embedder.embed(crops))
-    del frames, crops
+    return gallery
+
+
+def child(clip: Path, camera: str, threshold: float) -> dict:
+    """One search in this (fresh) process; prints a JSON line."""
+    from engine import api
+    engine = api.Engine(api.EngineConfig())
+    gallery = street_gallery(engine)
     engine.detect(np.zeros((720, 1280, 3), np.uint8))  # warm-up
     before = peak_mb()
     start = time.perf_counter()
@@ -129,6 +135,7 @@ def child(clip: Path, camera: str, threshold: float) -> dict:
     return {"clip": clip.name, "camera": camera, "models": engine.models, "seconds": seconds,
             "frames": s.frames_processed, "fps": s.frames_processed / seconds,
             "detected": s.frames_detected, "skipped": s.frames_skipped, "tracks": s.tracks,
+            "coasted": s.frames_coasted, "reasons": s.detect_reasons,
             "peak_before_mb": before, "peak_mb": peak_mb(),
             "hits": [(iv.gallery_id, round(iv.start_s, 2), round(iv.end_s, 2), round(iv.best_distance, 3))
                      for iv in result.intervals]}

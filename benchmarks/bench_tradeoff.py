@@ -4,7 +4,8 @@ on, against every-frame stride-1 processing, on one clip, in one run.
     .venv/bin/python benchmarks/bench_tradeoff.py [--clip PATH] [--threshold 0.2] [--out benchmarks/out/tradeoff.md]
 
 Default clip: bikes.mp4; gallery: the dark sedan and the parked hatchback of frame 150 (the
-boxes tests/engine/conftest.py registers). An interval of the reference is "lost" when no interval
+boxes tests/engine/conftest.py registers). `--gallery street`: the eight street vehicles of
+benchmarks/bench_long.py, for its long fixed-camera clips (`--clip benchmarks/out/long-street-2min-720p.mp4`). An interval of the reference is "lost" when no interval
 of the same vehicle overlaps it (within 0.5 s); it is "shifted" when its start or end moved by more
 than 0.5 s; intervals no reference interval explains are "extra".
 """
@@ -14,6 +15,7 @@ import argparse
 import time
 from pathlib import Path
 
+from benchmarks.bench_long import street_gallery
 from engine import api
 from engine.media import iter_frames
 from tests.media import bikes_mp4
@@ -41,14 +43,18 @@ def compare(reference, run):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clip", type=Path, default=None)
+    parser.add_argument("--gallery", choices=("bikes", "street"), default="bikes")
     parser.add_argument("--threshold", type=float, default=0.2)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "tradeoff.md")
     args = parser.parse_args()
     clip = args.clip or bikes_mp4()
     engine = api.Engine(api.EngineConfig())
     frame = next(f for i, _, f in iter_frames(bikes_mp4(), start_frame=150))
-    gallery = api.Gallery(engine.embedder.dim)
-    gallery.add([7, 8], engine.embedder.embed([frame[90:193, 210:393], frame[104:165, 510:606]]))
+    if args.gallery == "street":
+        gallery = street_gallery(engine)
+    else:
+        gallery = api.Gallery(engine.embedder.dim)
+        gallery.add([7, 8], engine.embedder.embed([frame[90:193, 210:393], frame[104:165, 510:606]]))
     engine.detect(frame)  # warm-up: the first call allocates
     runs = {}
     for stride in (1, 2, 5):

@@ -8,7 +8,10 @@ only when that is needed:
 - "first":    the first frame;
 - "motion":   some pixels changed since the last detection (a vehicle moves, arrives, leaves,
               or drifts slowly: the comparison is with the last *detected* frame, so slow change
-              adds up until it shows);
+              adds up until it shows). While the tracker can coast (every track it follows has
+              a known velocity, none waits for confirmation), motion is detected at most every
+              `motion_period_s` and the tracks coast on their Kalman predictions in between
+              ("coast": a skipped frame the tracker does not see at all);
 - "camera":   the whole picture shifted (phase correlation of the thumbnails: a pan, a shake),
               or most of it changed (a zoom, a light switched on): gating is off for `hold_s`
               after, every frame is detected;
@@ -21,14 +24,14 @@ only when that is needed:
               When such a re-check finds only the boxes already held (`settled`), the period
               doubles, up to `max_period_s`; any other reason to detect restores `period_s`.
 
-On a skipped frame the picture is the one the detector last saw (no pixel changed beyond sensor
+On a held (skipped, not coasted) frame the picture is the one the detector last saw (no pixel changed beyond sensor
 noise), so the pipeline hands the tracker the boxes that confirmed tracks took in that frame
 again: tracks stay alive and their boxes stay where they are, and every time-based rule (track
 ends, idle and segment splits, interval merging) sees every analysed frame exactly as without
 gating. A box the detector found once and no track took is not repeated (a false positive must
 not become a track by being copied), and a new track gets a real detection in the next frame.
 
-Cost: a resize and a subtraction of 160x90 pixels, ~0.1-0.3 ms a frame (720p), against ~35 ms
+Cost: two resizes and a subtraction of 160x90 pixels, ~0.3 ms a frame (720p), against ~35-70 ms
 for the detector.
 """
 from __future__ import annotations
@@ -44,13 +47,14 @@ GATE_WIDTH = 160
 # Grey levels (0..255) a thumbnail pixel must change by to count: compressed video of a still
 # scene moves thumbnail pixels by up to ~10 (measured on street-parked-cars.mp4).
 PIXEL_CHANGE = 16
+COAST = "coast"  # last_reason of a frame skipped while tracks coast
 
 
 class MotionGate:
     def __init__(self, width: int = GATE_WIDTH, pixel_change: int = PIXEL_CHANGE,
                  min_changed_px: int = 2, camera_fraction: float = 0.25,
                  camera_shift_px: float = 0.4, period_s: float = 2.0, hold_s: float = 1.0,
-                 max_period_s: float = 8.0):
+                 max_period_s: float = 30.0, motion_period_s: float = 0.2):
         self.width = width
         self.pixel_change = pixel_change
         self.min_changed_px = min_changed_px  # thumbnail pixels: a vehicle 40 px wide is ~100
@@ -65,29 +69,43 @@ class MotionGate:
         self.period_s = self.base_period_s = period_s
         self.max_period_s = max(period_s, max_period_s)
         self.hold_s = hold_s
+        # Moving vehicles that the tracker follows are detected this often: at 0.2 s a car
+        # crossing the view moves a fraction of its length, which the Kalman prediction covers.
+        self.motion_period_s = motion_period_s
         self.reasons: Counter = Counter()  # frames detected, by reason
-        self.skipped = 0
-        self.last_reason: Optional[str] = None  # None: the last frame was skipped
+        self.skipped = 0  # held and coasted frames
+        self.coasted = 0
+        self.last_reason: Optional[str] = None  # None: held; COAST: coasted; else why it detected
         self._ref: Optional[np.ndarray] = None
         self._ref_s = 0.0
         self._off_until = -1.0
 
     def thumbnail(self, frame: np.ndarray) -> np.ndarray:
+        """The frame, grey and `width` pixels wide. Sampled down to twice that size first (a
+        bilinear resize reads only the pixels it needs), then averaged: a third of the cost of
+        converting every pixel of a 720p frame, and each thumbnail pixel still averages ~16
+        source pixels, which keeps sensor and compression noise far below PIXEL_CHANGE."""
+        height = max(1, round(frame.shape[0] * self.width / frame.shape[1]))
+        if frame.shape[1] > 4 * self.width:
+            frame = cv2.resize(frame, (2 * self.width, 2 * height), interpolation=cv2.INTER_LINEAR)
         grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        height = max(1, round(grey.shape[0] * self.width / grey.shape[1]))
         return cv2.resize(grey, (self.width, height), interpolation=cv2.INTER_AREA)
 
-    def check(self, frame: np.ndarray, time_s: float, cut: bool = False, track_waits: bool = False) -> bool:
+    def check(self, frame: np.ndarray, time_s: float, cut: bool = False, track_waits: bool = False,
+              may_coast: bool = False) -> bool:
         """Whether the detector must run on this frame (see the module doc for the reasons);
-        `track_waits`: a new track needs this frame's detection."""
-        return self.check_thumbnail(self.thumbnail(frame), time_s, cut, track_waits)
+        `track_waits`: a new track needs this frame's detection; `may_coast`: the tracker can
+        follow its tracks without it for motion_period_s."""
+        return self.check_thumbnail(self.thumbnail(frame), time_s, cut, track_waits, may_coast)
 
-    def check_thumbnail(self, thumb: np.ndarray, time_s: float, cut: bool = False, track_waits: bool = False) -> bool:
+    def check_thumbnail(self, thumb: np.ndarray, time_s: float, cut: bool = False, track_waits: bool = False,
+                        may_coast: bool = False) -> bool:
         """check() on a frame already shrunk by thumbnail() (the pipeline shares it with the cut detector)."""
-        reason = self._reason(thumb, time_s, cut, track_waits)
+        reason = self._reason(thumb, time_s, cut, track_waits, may_coast)
         self.last_reason = reason
-        if reason is None:
+        if reason is None or reason == COAST:
             self.skipped += 1
+            self.coasted += reason == COAST
             return False
         self.reasons[reason] += 1
         if reason != "periodic":
@@ -108,7 +126,12 @@ class MotionGate:
     def detected(self) -> int:
         return sum(self.reasons.values())
 
-    def _reason(self, thumb: np.ndarray, time_s: float, cut: bool, track_waits: bool) -> Optional[str]:
+    @property
+    def coasting(self) -> bool:
+        return self.last_reason == COAST
+
+    def _reason(self, thumb: np.ndarray, time_s: float, cut: bool, track_waits: bool,
+                may_coast: bool = False) -> Optional[str]:
         if self._ref is None or self._ref.shape != thumb.shape:
             return "first"
         if cut:
@@ -121,7 +144,8 @@ class MotionGate:
         if time_s < self._off_until:
             return "hold"
         if changed >= self.min_changed_px:
-            return "motion"
+            coast = may_coast and not track_waits and time_s - self._ref_s < self.motion_period_s - 1e-9
+            return COAST if coast else "motion"
         if track_waits:
             return "track"
         if time_s - self._ref_s >= self.period_s - 1e-9:

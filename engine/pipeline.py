@@ -263,6 +263,7 @@ class _VideoRun:
         # The last detected frame's boxes that confirmed tracks took: what a skipped frame shows.
         self._held: list[Detection] = []
         self._held_ids: set[int] = set()  # the tracks that took them
+        self._coasted = 0  # frames since the tracker's last update (engine.gating "coast")
         self.speed = SpeedMeter()
         self.intervals: list[Interval] = []
         self.stats = VideoStats(None, 0, 0, 0, 0, 0, 0.0)
@@ -295,6 +296,8 @@ class _VideoRun:
             raise EngineError(f"{getattr(path, 'name', path)}: video has no decodable frames")
         self._finish()
         self.stats.seconds = time.monotonic() - started
+        if self.gate is not None:
+            self.stats.detect_reasons = dict(self.gate.reasons)
         self._report(total or index + 1, total, time.monotonic(), done=True)
         height, width = self.shape
         return VideoResult(join_pieces(self.intervals, self.opt.merge_gap_s), self.stats, self.fps, width, height,
@@ -313,12 +316,18 @@ class _VideoRun:
             self.stats.cuts += 1
         if self.tracker is None:
             self._match_each_detection(index, time_s, frame, detections)
+        elif self.gate is not None and self.gate.coasting:
+            self._coasted += 1  # the tracker predicts over this frame at its next update
         else:
-            tracks = self.tracker.update(detections)
+            steps, self._coasted = 1 + self._coasted, 0
             held = self.gate is not None and self.gate.last_reason is None
-            if self.gate is not None and not held:
-                self._hold(tracks, detections)
-            self.book.observe(index, time_s, frame, tracks, detections, held=held)
+            if held:  # the picture the detector last saw: its tracks stay where they were
+                tracks = self.tracker.hold(frames=steps)
+            else:
+                tracks = self.tracker.update(detections, frames=steps)
+                if self.gate is not None:
+                    self._hold(tracks, detections)
+            self.book.observe(index, time_s, frame, tracks, detections, held=held, frames=steps)
             self._decide(self.book.ended(self.tracker.active_ids) + self.book.split_long(self.opt.segment_s)
                          + self.book.split_idle(time_s, IDLE_S))
         # An open track may still add a match that starts at its first sighting.
@@ -337,14 +346,16 @@ class _VideoRun:
     def _propose(self, frame: np.ndarray, time_s: float, cut: bool, thumb: np.ndarray) -> list[Detection]:
         if self.opt.proposals == "motion":
             return self._count(self.motion.propose(frame))
-        if self.gate is None or self.gate.check_thumbnail(thumb, time_s, cut, self.tracker.has_tentative):
+        if self.gate is None or self.gate.check_thumbnail(thumb, time_s, cut, self.tracker.has_tentative,
+                                                          self.tracker.can_coast):
             detect = self.engine.detect_for_tracking if self.tracker else self.engine.detect
             detections = detect(frame)
             self.stats.frames_detected += 1
             self._count(detections)
-        else:  # nothing changed since the detector's last frame: its boxes still hold
-            detections = self._held
+        else:  # held: nothing changed since the detector's last frame, its boxes still hold
+            detections = self._held if not self.gate.coasting else []
             self.stats.frames_skipped += 1
+            self.stats.frames_coasted += self.gate.coasting
         if self.opt.proposals == "both":
             detections = merge_proposals(detections, self.motion.propose(frame))
         return detections

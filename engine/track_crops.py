@@ -81,11 +81,14 @@ class TrackBook:
         self.seen_ids: set[int] = set()  # distinct tracks, however many segments they were matched in
 
     def observe(self, index: int, time_s: float, frame: np.ndarray, tracks, detections,
-                held: bool = False) -> None:
+                held: bool = False, frames: int = 1) -> None:
         """Count this frame's sighting of each track that took a detection, and keep its crop
         if it is among the track's best. `held`: the detections are the ones the motion gate
         repeats from the last detected frame (engine.gating); nothing in the picture changed, so
-        no better crop can appear and only the counts move (unless a record has no crop yet)."""
+        no better crop can appear and only the counts move (unless a record has no crop yet).
+        `frames`: frames since the last observation (the tracks coasted over the others): a
+        track seen on both sides of them was in view in each, and counts them all, so it gets
+        as many embedded crops as without coasting (chosen())."""
         kept = None  # the shrunk frame, made once per frame and only if a crop of it is kept
         for track in tracks:
             if track.det_index is None:
@@ -95,8 +98,8 @@ class TrackBook:
             if record is None:
                 record = self.records[track.track_id] = TrackRecord(track.track_id, index, time_s)
                 self.seen_ids.add(track.track_id)
+            record.sightings += frames if record.sightings else 1
             record.last_frame, record.last_s = index, time_s
-            record.sightings += 1
             if held and record.candidates:
                 continue
             # Sharpness can only lower the score: skip measuring it when even the bound loses.

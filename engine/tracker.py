@@ -9,6 +9,10 @@ Each track has a constant-velocity Kalman filter on (cx, cy, aspect, h). Every f
 A confirmed track unmatched for more than `max_lost` processed frames ends. The class label
 is ignored when matching: detectors flip car/truck/bus between frames.
 
+Between two updates the caller may let tracks coast for a few frames with no detection at all
+(motion-gated detection, engine.gating): `update(detections, frames=k)` then predicts each
+track k frames ahead, so velocities stay per frame and a coasted frame is not a miss.
+
 The Kalman filter is a few lines of numpy (as in ByteTrack's own kalman_filter.py), so no
 filterpy dependency.
 """
@@ -26,6 +30,7 @@ from engine.types import Box, Detection
 # Noise scales relative to box height, ByteTrack's values.
 _STD_POS = 1.0 / 20
 _STD_VEL = 1.0 / 160
+COAST_MIN_HITS = 3  # detections a track needs before its velocity is trusted for coasting
 
 
 class KalmanBox:
@@ -104,10 +109,11 @@ class ByteTracker:
         self._confirmed: list[_State] = []  # tracked or lost
         self._tentative: list[_State] = []
         self._removed: list[int] = []  # ended confirmed ids not yet reported
+        self._matched: list[_State] = []  # confirmed tracks matched at the last update, in its order
 
     def reset(self) -> None:
         """Forget every track (a scene cut); new tracks keep getting new ids."""
-        self._confirmed, self._tentative = [], []
+        self._confirmed, self._tentative, self._matched = [], [], []
 
     @property
     def active_ids(self) -> list[int]:
@@ -119,11 +125,22 @@ class ByteTracker:
         """Whether a new track waits for the detection that confirms it (in the next frame)."""
         return bool(self._tentative)
 
-    def update(self, detections: Sequence[Detection]) -> list[Track]:
-        """Advance one processed frame; returns the confirmed tracks matched in this frame."""
-        self.frame += 1
+    @property
+    def can_coast(self) -> bool:
+        """Whether the tracks may skip the next frames' detections: no new track waits for its
+        confirmation, and every track seen at the last update has moved for a few detections,
+        so its Kalman velocity is known."""
+        return not self._tentative and all(t.hits >= COAST_MIN_HITS for t in self._confirmed
+                                           if t.last_seen == self.frame)
+
+    def update(self, detections: Sequence[Detection], frames: int = 1) -> list[Track]:
+        """Advance `frames` processed frames (more than 1: the tracks coasted on their
+        predictions since the last update); returns the confirmed tracks matched in this one."""
+        previous = self.frame
+        self.frame += max(1, frames)
         for t in self._confirmed + self._tentative:
-            t.kf.predict(freeze_height=t.last_seen < self.frame - 1)
+            for _ in range(self.frame - previous):
+                t.kf.predict(freeze_height=t.last_seen < previous)
             t.det_index = None
         high = [i for i, d in enumerate(detections) if d.score >= self.high_thresh]
         low = [i for i, d in enumerate(detections) if self.low_thresh <= d.score < self.high_thresh]
@@ -131,7 +148,7 @@ class ByteTracker:
         # 1. confirmed (tracked + lost) tracks with high-score detections
         unmatched, high = self._associate(self._confirmed, high, detections)
         # 2. tracks that were seen last frame, with low-score detections
-        recent = [t for t in unmatched if t.last_seen == self.frame - 1]
+        recent = [t for t in unmatched if t.last_seen == previous]
         self._associate(recent, low, detections)
         # 3. tentative tracks with the high-score detections left
         stale, high = self._associate(self._tentative, high, detections)
@@ -141,7 +158,20 @@ class ByteTracker:
 
         self._promote()
         self._expire()
-        return [self._snapshot(t) for t in self._confirmed if t.det_index is not None]
+        self._matched = [t for t in self._confirmed if t.det_index is not None]
+        return [self._snapshot(t) for t in self._matched]
+
+    def hold(self, frames: int = 1) -> list[Track]:
+        """Advance `frames` processed frames in which the picture did not change (motion-gated
+        detection, engine.gating): the tracks matched at the last update are seen again where
+        they were, each with the same detection (`det_index` counts in the order the last
+        update returned them). Costs no Kalman step: nothing moved."""
+        self.frame += max(1, frames)
+        for i, t in enumerate(self._matched):
+            t.hits += 1
+            t.last_seen, t.det_index = self.frame, i
+        self._expire()  # the tracks lost before the picture stopped changing still age
+        return [self._snapshot(t) for t in self._matched]
 
     def removed_since_last(self) -> list[int]:
         """Ids of confirmed tracks that ended since the previous call."""
@@ -151,7 +181,7 @@ class ByteTracker:
     def finish(self) -> list[int]:
         """End every track (end of video); returns all ended ids not yet reported."""
         self._removed += self.active_ids
-        self._confirmed, self._tentative = [], []
+        self._confirmed, self._tentative, self._matched = [], [], []
         return self.removed_since_last()
 
     # --- internals ------------------------------------------------------------------------

@@ -168,6 +168,8 @@ class VideoStats:
     # (camera="fixed"; on a skipped frame the tracker gets the last detections again).
     frames_detected: int = 0
     frames_skipped: int = 0
+    frames_coasted: int = 0  # of frames_skipped: moving tracks followed on their predictions
+    detect_reasons: dict = field(default_factory=dict)  # frames_detected by the gate's reason
 
 
 @dataclass

@@ -294,3 +294,64 @@ def test_a_held_frame_still_gives_a_new_record_its_first_crop():
                  [Detection(box, 0.9, "car")], held=True)
     (record,) = book.flush()
     assert record.first_frame == 5 and len(record.candidates) == 1
+
+
+def test_motion_followed_by_coasting_tracks_is_detected_every_motion_period():
+    gate = MotionGate(motion_period_s=0.2, camera_shift_px=1e9)  # (a square is no pan)
+    still = np.random.default_rng(0).integers(60, 140, (90, 160), dtype=np.uint8)  # a textured street
+    gate.check(still, 0.0)  # first
+    fps, detected = 25.0, []
+    for k in range(1, 26):  # a square moves across for a second
+        frame = still.copy()
+        frame[40:50, 4 * k:4 * k + 10] = 250
+        if gate.check(frame, k / fps, may_coast=True):
+            detected.append(k)
+    assert detected == [5, 10, 15, 20, 25] and gate.reasons["motion"] == 5  # each 0.2 s
+    assert gate.coasted == 20 and gate.skipped == 20
+    # A new track waiting for its confirmation, or tracks that cannot coast: every frame.
+    assert gate.check(still, 26 / fps, track_waits=True, may_coast=True) and gate.last_reason == "motion"
+    assert gate.check(frame, 27 / fps, may_coast=False) and gate.last_reason == "motion"
+
+
+def test_coasted_frames_count_as_sightings_of_a_track_seen_on_both_sides():
+    from engine.track_crops import TrackBook
+    from engine.tracker import Track
+    from engine.types import Detection
+    box = (20.0, 20.0, 120.0, 80.0)
+    frame = np.full((100, 200, 3), 120, np.uint8)
+    book = TrackBook(max_embeds=3)
+    track, dets = Track(1, box, 0, 3, 3, "car", 0.9), [Detection(box, 0.9, "car")]
+    book.observe(0, 0.0, frame, [track], dets)
+    for index in range(3, 30, 3):
+        book.observe(index, index / 10, frame, [track], dets, frames=3)
+    (record,) = book.flush()
+    assert record.sightings == 28 and len(record.chosen()) == 3  # as many crops as every frame gives
+
+
+@needs_street
+def test_coasting_through_traffic_finds_the_same_intervals(tmp_path, engine, street_frames):
+    """Stride 1 on 16 s of the 10 fps street with passing cars: moving vehicles are detected
+    every 0.2 s, the tracks coast in between, and the intervals stay put (the two parked cars,
+    whose tracks live through the traffic; the passing ones match nothing at this threshold)."""
+    from benchmarks import labels as lab
+    labels = lab.load("street-parked-cars")
+    path = tmp_path / "passage.avi"
+    height, width = street_frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.04, (width, height))
+    for i in range(540, 710):
+        writer.write(street_frames[i])
+    writer.release()
+    registered = {4: 300, 5: 300, 9: 155, 15: 615}
+    boxes = [next(b.box for b in labels.frames[f] if b.vehicle == v) for v, f in registered.items()]
+    crops = [street_frames[f][int(y1):int(y2), int(x1):int(x2)] for f, (x1, y1, x2, y2) in zip(registered.values(), boxes)]
+    gallery = api.Gallery(engine.embedder.dim)
+    gallery.add(list(registered), engine.embedder.embed(crops))
+    options = api.VideoOptions(threshold=0.25)
+    every = engine.search_video(path, gallery, options)
+    gated = engine.search_video(path, gallery, replace(options, camera="fixed"))
+    assert {iv.gallery_id for iv in every.intervals} == {4, 5}, every.intervals
+    _same_intervals(every.intervals, gated.intervals)
+    stats = gated.stats
+    assert stats.frames_coasted >= 0.2 * stats.frames_processed, stats
+    assert stats.detect_reasons["motion"] + stats.frames_coasted >= 0.5 * stats.frames_processed, stats
+    assert stats.frames_detected + stats.frames_skipped == stats.frames_processed == 170

@@ -1,3 +1,5 @@
+import pytest
+
 from engine.tracker import ByteTracker, KalmanBox, iou_matrix
 from engine.types import Detection
 
@@ -96,3 +98,45 @@ def test_tentative_track_dies_without_an_id():
     for _ in range(3):
         out = tr.update([det(200, 200)])
     assert [t.track_id for t in out] == [1]  # ids are dense: the dead one never got one
+
+
+def _fast_car(frame):
+    return det(12 * frame, 0)  # 12 px a frame: a 40 px box overlaps its place 3 frames ago by 1/4
+
+
+def test_coasted_frames_are_predicted_over_so_a_fast_track_keeps_its_id():
+    coasting, naive = ByteTracker(), ByteTracker()
+    for f in range(4):  # detected every frame: velocity learnt
+        coasting.update([_fast_car(f)])
+        naive.update([_fast_car(f)])
+    for f in range(6, 30, 3):  # then every third frame
+        out = coasting.update([_fast_car(f)], frames=3)
+        assert [t.track_id for t in out] == [1], f
+        naive.update([_fast_car(f)])  # as if one frame had passed: predicts too short a step
+    assert coasting.active_ids == [1]
+    assert 1 not in naive.active_ids or len(naive.active_ids) > 1
+
+
+def test_tracks_may_coast_only_with_a_known_velocity_and_no_track_waiting():
+    tr = ByteTracker(min_hits=2)
+    tr.update([det(0, 0)])
+    assert not tr.can_coast  # a new track waits for its confirming detection
+    tr.update([det(5, 0)])
+    assert not tr.can_coast  # confirmed, but seen twice only
+    tr.update([det(10, 0)])
+    assert tr.can_coast
+    tr.update([det(15, 0), det(300, 200)])
+    assert not tr.can_coast  # another one waits
+
+
+def test_held_frames_keep_tracks_where_they_were_and_alive():
+    tr = ByteTracker(max_lost=5)
+    for f in range(3):
+        tr.update([det(100, 100), det(10 * f, 0)])
+    tr.update([det(100, 100)])  # the moving one is not seen: lost
+    for _ in range(20):  # far past max_lost: the picture does not change
+        (held,) = tr.hold()
+        assert held.track_id == 1 and held.det_index == 0 and held.box == pytest.approx((100, 100, 140, 130), abs=1)
+    assert tr.active_ids == [1] and tr.removed_since_last() == [2]  # the lost one still aged
+    (out,) = tr.update([det(101, 100)])
+    assert out.track_id == 1 and out.hits == 25
