@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from engine.errors import ModelError
-from engine.preprocess import as_bgr, check_input_size, normaliser
+from engine.preprocess import as_bgr, check_input_size, normaliser, to_blob
 from engine.registry import ModelSpec
 from engine.runtime import load_model
 from engine.types import Attributes
@@ -47,10 +47,8 @@ class AttributeModel:
 
     def _prepare(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         th, tw = self.spec.input_size
-        batch = np.stack([cv2.resize(as_bgr(c), (tw, th), interpolation=cv2.INTER_AREA) for c in crops])
-        if self.spec.channel_order == "RGB":
-            batch = batch[..., ::-1]
-        return batch.transpose(0, 3, 1, 2).astype(np.float32) * self._mul + self._add
+        batch = [cv2.resize(as_bgr(c), (tw, th), interpolation=cv2.INTER_AREA) for c in crops]
+        return to_blob(batch, self._mul, self._add, self.spec.channel_order == "RGB")
 
     def classify(self, crops: Sequence[np.ndarray]) -> list[Attributes]:
         """One Attributes per crop (colour and type probabilities)."""

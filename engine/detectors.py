@@ -14,7 +14,7 @@ import numpy as np
 
 from engine.errors import ModelError
 from engine.motion import box_iou
-from engine.preprocess import as_bgr, check_input_size, normaliser
+from engine.preprocess import as_bgr, check_input_size, normaliser, to_blob
 from engine.registry import COCO_NAMES, ModelSpec, resolve_detector
 from engine.runtime import load_model
 from engine.types import Detection
@@ -77,10 +77,7 @@ class Detector:
         else:
             img = cv2.resize(bgr, (tw, th), interpolation=cv2.INTER_LINEAR)
             meta = (tw / w, th / h, 0, 0)
-        if self.spec.channel_order == "RGB":
-            img = img[:, :, ::-1]
-        x = img.transpose(2, 0, 1).astype(np.float32) * self._mul + self._add
-        return x[None], meta
+        return to_blob([img], self._mul, self._add, self.spec.channel_order == "RGB"), meta
 
     # -- postprocessing ------------------------------------------------------------
     def _select(self, boxes: np.ndarray, scores: np.ndarray, meta: tuple,

