@@ -108,9 +108,9 @@ class SearchJob(models.Model):
 
     camera = models.CharField(
         max_length=8, choices=Camera, default=Camera.MOVING,
-        help_text="Measured on a 10-min fixed street camera: the detector ran on 13 % of the frames, "
-                  "4x faster, the same hits within 0.1 s. Stride 5 instead lost one of two cars on a "
-                  "busy clip (benchmarks/RESULTS.md).")
+        help_text="Fixed: the detector runs where something moves, follows moving vehicles five times "
+                  "a second, and looks at a still scene now and then; every frame while the camera "
+                  "moves or after a cut.")
     # Colour and type must agree with the registered vehicle's (engine.matching).
     match_attributes = models.BooleanField(
         default=True, verbose_name="Colour and type must agree",

@@ -265,3 +265,11 @@ def test_a_fixed_camera_search_says_how_many_frames_the_motion_gate_skipped(alic
     assert row.frames_detected + row.frames_skipped <= row.frames_total
     page = alice.get(job.get_absolute_url()).content.decode()
     assert f"detector on {row.frames_detected}, {row.frames_skipped} skipped by the motion gate" in page
+
+
+def test_the_form_shows_what_stride_and_the_motion_gate_cost_next_to_the_camera_option(alice):
+    page = alice.get(reverse("searches:create")).content.decode()
+    camera = page.index('name="camera"')
+    table = page.index("Measured: what each speed-up costs in hits")
+    assert camera < table < page.index('name="match_attributes"')  # right after the camera option
+    assert "<td>1</td><td>fixed (fast)</td><td>3.8×</td><td>0</td>" in page
