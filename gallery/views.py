@@ -11,7 +11,7 @@ from django.views import View
 from django.views.generic import DeleteView, DetailView, FormView, ListView, UpdateView
 
 from engine import api
-from gallery import registration
+from gallery import listing, registration
 from gallery.boxes import percent_box
 from gallery.files import serve_fieldfile
 from gallery.forms import PhotoUploadForm, PickBoxForm, VehicleLabelForm
@@ -86,6 +86,11 @@ class VehicleListView(OwnedMixin, ListView):
             )
             .order_by("label", "pk")
         )
+
+    def get_context_data(self, **kwargs):
+        # The grid is cached (gallery.listing): the page's query runs only when it is rendered.
+        return {**super().get_context_data(**kwargs), "grid_ttl": listing.GRID_TTL_S,
+                "listing_generation": listing.generation(self.request.user.pk)}
 
 
 class PhotoUploadView(UploadLimitMixin, LoginRequiredMixin, FormView):

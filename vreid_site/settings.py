@@ -178,7 +178,7 @@ LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
-USE_I18N = True
+USE_I18N = False  # English only; on, every {% url %} and template variable looks up the active language (a fifth of the gallery page)
 USE_TZ = True
 
 STATIC_URL = "static/"

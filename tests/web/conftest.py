@@ -26,6 +26,13 @@ def _media_root_cleanup():
     shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Cached pages are keyed by user and object ids, which the next test's rows may reuse."""
+    from django.core.cache import cache
+    cache.clear()
+
+
 @pytest.fixture
 def queue():
     """The real "default" RQ queue on the test Redis database, emptied before and after."""

@@ -97,3 +97,23 @@ def test_every_footage_page_shows_its_owner_s_footage(alice, user):
     vehicle = Vehicle.objects.get(owner=user, label="From the gate")
     assert response.status_code == 302 and response["Location"] == vehicle.get_absolute_url()
     assert vehicle.photos.count() == 1
+
+
+def test_the_gallery_grid_is_cached_and_the_owner_s_changes_show_at_once(alice, user, other_user,
+                                                                          django_assert_max_num_queries):
+    car = make_vehicle(user, "Blue van")
+    url = reverse("gallery:list")
+    assert "Blue van" in alice.get(url).content.decode()
+    with django_assert_max_num_queries(2):  # the session's user, the count; no query for the cached grid
+        assert "Blue van" in alice.get(url).content.decode()
+    make_vehicle(other_user, "Someone else's")  # another user's change keeps this grid
+    with django_assert_max_num_queries(2):
+        alice.get(url)
+    car.label = "Red van"
+    car.save()
+    page = alice.get(url).content.decode()
+    assert "Red van" in page and "Blue van" not in page
+    make_vehicle(user, "Green car")
+    assert "Green car" in alice.get(url).content.decode()
+    car.delete()
+    assert "Red van" not in alice.get(url).content.decode()
