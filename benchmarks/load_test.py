@@ -347,6 +347,7 @@ def run_scenario(name, args, env, user, cookie, base_job, tmp) -> dict:
     result = {"scenario": name, "worker_nice": nice, "job_id": job.pk}
     try:
         if nice is not None:
+            _worker_takes_only(job, base_job, user)
             cmd = [PY, "manage.py", "rqworker", "default", "--burst"]
             if nice:
                 cmd = ["nice", "-n", str(nice), *cmd]
@@ -386,7 +387,19 @@ def run_scenario(name, args, env, user, cookie, base_job, tmp) -> dict:
                 worker.wait(30)  # the runner sees the cancel within a second; --burst then exits
             except subprocess.TimeoutExpired:
                 stop(worker)
+            SearchJob.objects.filter(pk=base_job.pk).update(status=SearchJob.Status.QUEUED, rq_job_id="")
     return result
+
+
+def _worker_takes_only(job, base_job, user) -> None:
+    """The worker must run this scenario's job, and read its videos: the idle scenarios' queued
+    job (never put on the queue) is set aside, or the lost-job check would hand it to the worker
+    first; and the footage index is emptied, or a copy indexed by an earlier scenario would be
+    answered from it without reading a frame."""
+    from searches.models import Footage, SearchJob
+
+    SearchJob.objects.filter(pk=base_job.pk).update(status=SearchJob.Status.PAUSED)
+    Footage.objects.filter(owner=user).delete()
 
 
 def _frames(job) -> int:
