@@ -24,12 +24,13 @@ only when that is needed:
               When such a re-check finds only the boxes already held (`settled`), the period
               doubles, up to `max_period_s`; any other reason to detect restores `period_s`.
 
-On a held (skipped, not coasted) frame the picture is the one the detector last saw (no pixel changed beyond sensor
-noise), so the pipeline hands the tracker the boxes that confirmed tracks took in that frame
-again: tracks stay alive and their boxes stay where they are, and every time-based rule (track
-ends, idle and segment splits, interval merging) sees every analysed frame exactly as without
-gating. A box the detector found once and no track took is not repeated (a false positive must
-not become a track by being copied), and a new track gets a real detection in the next frame.
+On a held frame (skipped, not coasted) the picture is the one the detector last saw (no pixel
+changed beyond sensor noise), so the tracker sees the confirmed tracks of that detection again
+with the same boxes (ByteTracker.hold): tracks stay alive and where they are, and every
+time-based rule (track ends, idle and segment splits, interval merging) sees every analysed frame
+as without gating. A box the detector found once and no track took is not repeated (a false
+positive must not become a track by being copied), and a new track gets a real detection in the
+next frame.
 
 Cost: two resizes and a subtraction of 160x90 pixels, ~0.3 ms a frame (720p), against ~35-70 ms
 for the detector.
