@@ -321,7 +321,9 @@ class _VideoRun:
         else:
             steps, self._coasted = 1 + self._coasted, 0
             held = self.gate is not None and self.gate.last_reason is None
-            if held:  # the picture the detector last saw: its tracks stay where they were
+            if held and len(detections) == len(self._held):
+                # The picture the detector last saw, and nothing else to place (proposals="both"
+                # adds a motion box, if any, after the held ones): its tracks stay where they were.
                 tracks = self.tracker.hold(frames=steps)
             else:
                 tracks = self.tracker.update(detections, frames=steps)
@@ -335,8 +337,10 @@ class _VideoRun:
 
     def _hold(self, tracks, detections) -> None:
         """Hold only what confirmed tracks took: a box seen in one frame (a false positive, or a
-        new track's first sighting) is never repeated into a track of its own. A periodic
-        re-check that finds the same tracks and no new one lets the gate look less often."""
+        new track's first sighting) is never repeated into a track of its own. Kept after every
+        tracker update, in the order it returned the tracks, which tracker.hold() relies on.
+        A periodic re-check that finds the same tracks and no new one lets the gate look less
+        often."""
         before = self._held_ids
         self._held = [detections[t.det_index] for t in tracks if t.det_index is not None]
         self._held_ids = {t.track_id for t in tracks if t.det_index is not None}

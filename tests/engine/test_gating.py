@@ -355,3 +355,32 @@ def test_coasting_through_traffic_finds_the_same_intervals(tmp_path, engine, str
     assert stats.frames_coasted >= 0.2 * stats.frames_processed, stats
     assert stats.detect_reasons["motion"] + stats.frames_coasted >= 0.5 * stats.frames_processed, stats
     assert stats.frames_detected + stats.frames_skipped == stats.frames_processed == 170
+
+
+@needs_street
+def test_a_motion_box_on_a_held_frame_is_tracked_at_once(tmp_path, engine, street_frames, street_gallery,
+                                                          monkeypatch):
+    """proposals="both": a motion box that appears while the picture is held (something the
+    background model sees and the gate's thumbnail does not) still reaches the tracker, which
+    starts a track and makes the gate detect the next frame, instead of waiting for the next
+    still-scene re-check (here 6 s)."""
+    from engine import pipeline
+    rng = np.random.default_rng(3)
+    path = tmp_path / "still.avi"
+    still = street_frames[215]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, still.shape[1::-1])
+    for _ in range(70):
+        writer.write(np.clip(still + rng.normal(0, 2, still.shape), 0, 255).astype(np.uint8))
+    writer.release()
+    calls = []
+
+    def propose(self, frame):  # a box over the sky from frame 25 (2.5 s) on
+        calls.append(1)
+        return [api.Detection((20.0, 20.0, 80.0, 60.0), 0.9, "motion")] if len(calls) > 25 else []
+
+    monkeypatch.setattr(pipeline.MotionProposer, "propose", propose)
+    sightings = []
+    engine.search_video(path, street_gallery, api.VideoOptions(camera="fixed", proposals="both"),
+                        on_sighting=sightings.append)
+    (box_track,) = [s for s in sightings if s.box == (20.0, 20.0, 80.0, 60.0)]
+    assert box_track.start_s <= 3.0, box_track.start_s
