@@ -1,6 +1,6 @@
 """The gallery page's grid, cached per user: over 10k vehicles its rendering (48 cards, their
-counts and links) costs ~5x a bare authenticated view, and pages are re-read far more often
-than vehicles change.
+counts and links) cost ~9x a bare authenticated view (benchmarks/bench_poll_cost.py), and pages
+are re-read far more often than vehicles change.
 
 The cache key carries the user's listing generation, which every save or delete of one of
 their vehicles or photos replaces (gallery.signals), so the user's own edits show at once. Hit
