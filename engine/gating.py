@@ -11,7 +11,9 @@ only when that is needed:
               adds up until it shows). While the tracker can coast (every track it follows has
               a known velocity, none waits for confirmation), motion is detected at most every
               `motion_period_s` and the tracks coast on their Kalman predictions in between
-              ("coast": a skipped frame the tracker does not see at all);
+              ("coast": a skipped frame the tracker does not see at all), provided the camera
+              has held still for `steady_s`: a camera that drifts too slowly to count as a pan
+              moves every track the tracker's constant velocity does not know of;
 - "camera":   the whole picture shifted (phase correlation of the thumbnails: a pan, a shake),
               or most of it changed (a zoom, a light switched on): gating is off for `hold_s`
               after, every frame is detected;
@@ -49,13 +51,15 @@ GATE_WIDTH = 160
 # scene moves thumbnail pixels by up to ~10 (measured on street-parked-cars.mp4).
 PIXEL_CHANGE = 16
 COAST = "coast"  # last_reason of a frame skipped while tracks coast
+DRIFT_WINDOW_S = 0.25
 
 
 class MotionGate:
     def __init__(self, width: int = GATE_WIDTH, pixel_change: int = PIXEL_CHANGE,
                  min_changed_px: int = 2, camera_fraction: float = 0.25,
                  camera_shift_px: float = 0.4, period_s: float = 2.0, hold_s: float = 1.0,
-                 max_period_s: float = 30.0, motion_period_s: float = 0.2):
+                 max_period_s: float = 30.0, motion_period_s: float = 0.2,
+                 drift_px_s: float = 2.0, steady_s: float = 2.0):
         self.width = width
         self.pixel_change = pixel_change
         self.min_changed_px = min_changed_px  # thumbnail pixels: a vehicle 40 px wide is ~100
@@ -74,6 +78,13 @@ class MotionGate:
         # Moving vehicles that the tracker follows are detected this often: at 0.2 s a car
         # crossing the view moves a fraction of its length, which the Kalman prediction covers.
         self.motion_period_s = motion_period_s
+        # Camera drift, thumbnail pixels per second, measured over DRIFT_WINDOW_S: passing
+        # vehicles move the street clip's correlation peak by at most 1.2 px/s, the hand-held
+        # shots of bikes.mp4 by 2 px/s or more in 71 % of their frames. No coasting for steady_s
+        # after drift: coasting there cost bikes.mp4 0.054 of its interval recall; 1 s of
+        # steadiness gave back 0.046 of it, 2 s all (the street clip the same at either).
+        self.drift_px_s = drift_px_s
+        self.steady_s = steady_s
         self.reasons: Counter = Counter()  # frames detected, by reason
         self.skipped = 0  # held and coasted frames
         self.coasted = 0
@@ -81,6 +92,9 @@ class MotionGate:
         self._ref: Optional[np.ndarray] = None
         self._ref_s = 0.0
         self._off_until = -1.0
+        self._anchor: Optional[np.ndarray] = None  # the thumbnail drift is measured from
+        self._anchor_s = 0.0
+        self._steady_from = 0.0  # no drift seen since
 
     def thumbnail(self, frame: np.ndarray) -> np.ndarray:
         """The frame, grey and `width` pixels wide. Sampled down to twice that size first (a
@@ -103,6 +117,7 @@ class MotionGate:
     def check_thumbnail(self, thumb: np.ndarray, time_s: float, cut: bool = False, track_waits: bool = False,
                         may_coast: bool = False) -> bool:
         """check() on a frame already shrunk by thumbnail() (the pipeline shares it with the cut detector)."""
+        self._measure_drift(thumb, time_s, cut)
         reason = self._reason(thumb, time_s, cut, track_waits, may_coast)
         self.last_reason = reason
         if reason is None or reason == COAST:
@@ -146,13 +161,28 @@ class MotionGate:
         if time_s < self._off_until:
             return "hold"
         if changed >= self.min_changed_px:
-            coast = may_coast and not track_waits and time_s - self._ref_s < self.motion_period_s - 1e-9
+            coast = (may_coast and not track_waits and time_s >= self._steady_from
+                     and time_s - self._ref_s < self.motion_period_s - 1e-9)
             return COAST if coast else "motion"
         if track_waits:
             return "track"
         if time_s - self._ref_s >= self.period_s - 1e-9:
             return "periodic"
         return None
+
+    def _measure_drift(self, thumb: np.ndarray, time_s: float, cut: bool) -> None:
+        """Every DRIFT_WINDOW_S, the global shift since the last measure (over a window: a shift
+        of a twentieth of a pixel between two frames is below what phase correlation resolves)."""
+        if cut or self._anchor is None or self._anchor.shape != thumb.shape:
+            self._anchor, self._anchor_s, self._steady_from = thumb, time_s, time_s + self.steady_s
+            return
+        elapsed = time_s - self._anchor_s
+        if elapsed < DRIFT_WINDOW_S - 1e-9:
+            return
+        (dx, dy), response = cv2.phaseCorrelate(self._anchor.astype(np.float32), thumb.astype(np.float32))
+        if response >= 0.3 and (dx * dx + dy * dy) ** 0.5 >= self.drift_px_s * elapsed:
+            self._steady_from = time_s + self.steady_s
+        self._anchor, self._anchor_s = thumb, time_s
 
     def _shifted(self, thumb: np.ndarray) -> bool:
         (dx, dy), response = cv2.phaseCorrelate(self._ref.astype(np.float32), thumb.astype(np.float32))

@@ -299,18 +299,44 @@ def test_a_held_frame_still_gives_a_new_record_its_first_crop():
 def test_motion_followed_by_coasting_tracks_is_detected_every_motion_period():
     gate = MotionGate(motion_period_s=0.2, camera_shift_px=1e9)  # (a square is no pan)
     still = np.random.default_rng(0).integers(60, 140, (90, 160), dtype=np.uint8)  # a textured street
-    gate.check(still, 0.0)  # first
     fps, detected = 25.0, []
+    start = gate.steady_s  # the camera must be seen steady before tracks coast
+    for k in range(int(start * fps) + 1):
+        gate.check(still, k / fps)
     for k in range(1, 26):  # a square moves across for a second
         frame = still.copy()
         frame[40:50, 4 * k:4 * k + 10] = 250
-        if gate.check(frame, k / fps, may_coast=True):
+        if gate.check(frame, start + k / fps, may_coast=True):
             detected.append(k)
     assert detected == [5, 10, 15, 20, 25] and gate.reasons["motion"] == 5  # each 0.2 s
-    assert gate.coasted == 20 and gate.skipped == 20
+    assert gate.coasted == 20
     # A new track waiting for its confirmation, or tracks that cannot coast: every frame.
-    assert gate.check(still, 26 / fps, track_waits=True, may_coast=True) and gate.last_reason == "motion"
-    assert gate.check(frame, 27 / fps, may_coast=False) and gate.last_reason == "motion"
+    assert gate.check(still, start + 26 / fps, track_waits=True, may_coast=True) and gate.last_reason == "motion"
+    assert gate.check(frame, start + 27 / fps, may_coast=False) and gate.last_reason == "motion"
+
+
+def test_tracks_coast_only_once_the_camera_has_held_still_for_a_while():
+    """bikes.mp4's hand-held shots drift, stop and drift again, mostly too slowly between two
+    frames to be called a pan: tracks coasting there on predictions that know nothing of the
+    camera lost 0.054 of its recall. Here the camera drifts for 2 s, then holds still, while a
+    vehicle keeps crossing: its tracks may coast only steady_s after the drift."""
+    gate = MotionGate(motion_period_s=0.2, steady_s=2.0)
+    scene = cv2.GaussianBlur(np.random.default_rng(0).integers(0, 255, (120, 400), dtype=np.uint8), (5, 5), 0)
+    fps, pan_px_s = 25.0, 5.0
+
+    def view(t):
+        shift = pan_px_s * min(t, 2.0)
+        frame = cv2.warpAffine(scene, np.float32([[1, 0, -shift], [0, 1, 0]]), (400, 120))[15:105, 100:260]
+        x = round(t * fps)  # a vehicle crossing all along, a pixel a frame
+        frame[40:50, x:x + 10] = 255
+        return frame
+
+    coasting = []
+    for k in range(int(5 * fps)):
+        gate.check(view(k / fps), k / fps, may_coast=True)
+        if gate.coasting:
+            coasting.append(k / fps)
+    assert coasting and min(coasting) >= 2.0 + gate.steady_s - 0.25, coasting
 
 
 def test_coasted_frames_count_as_sightings_of_a_track_seen_on_both_sides():
