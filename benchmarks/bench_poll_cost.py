@@ -44,6 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # This checkout's code first: the editable install of a shared venv may point at another checkout.
 sys.path.insert(0, str(ROOT))
 from benchmarks.load_test import (  # noqa: E402
+    cgroup_joiner,
+    cgroup_loop_s,
     create_postgres_db,
     drive,
     drop_postgres_db,
@@ -182,13 +184,15 @@ def main(argv=None) -> int:
     parser.add_argument("--database-url", default="")
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "bench_poll_cost.json"))
+    parser.add_argument("--cpu-cgroup", default="", help="run gunicorn in this cgroup (a slower VM; the loop is then "
+                                                         "measured there, two at once)")
     args = parser.parse_args(argv)
     if args.redis_db in (0, 15) or not (0 < args.rate <= 1000) or not (0 < args.cpu_rate <= 1000) \
             or not (0 < args.duration <= 120) or not (0 < args.cpu_duration <= 120):
         parser.error("redis db 0/15 belong to the app and the tests; rates/durations must be bounded")
 
     load_before = os.getloadavg()
-    loop_s = cpu_loop_s()
+    loop_s = cgroup_loop_s(args.cpu_cgroup) if args.cpu_cgroup else cpu_loop_s()
     tmp = Path(tempfile.mkdtemp(prefix="vreid-pollcost-"))
     pg_name = f"vreid_pollcost_{os.getpid()}" if args.postgres else ""
     if pg_name:
@@ -217,7 +221,7 @@ def main(argv=None) -> int:
              "--workers", str(args.workers), "--worker-class", "gthread", "--threads", str(args.threads),
              "--backlog", "512", "--log-level", "warning"],
             cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "benchmarks.poll_settings"},
-            stdout=open(tmp / "gunicorn.log", "wb"), stderr=subprocess.STDOUT,
+            stdout=open(tmp / "gunicorn.log", "wb"), stderr=subprocess.STDOUT, preexec_fn=cgroup_joiner(args.cpu_cgroup),
         )
         wait_for(lambda: server.poll() is None and http_ok(args.port), 60, what="gunicorn")
         poll, poll_queued = f"/searches/{job.pk}/progress/", f"/searches/{queued.pk}/progress/"

@@ -32,6 +32,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import secrets
 import shutil
 import signal
@@ -40,6 +41,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's code, whatever checkout a shared venv's editable install names
@@ -92,8 +94,10 @@ async def drive(host: str, port: int, paths: list[str], cookie: str, rate: float
                 expect: bytes, max_conns: int = 128, timeout_s: float = 10.0, clients: int = 0) -> dict:
     """Open-loop fixed-rate GETs; latency from each request's scheduled time.
 
-    clients > 0: request i comes from browser i % clients, which sends the ETag of the copy it
-    last received as If-None-Match, as a browser's HTTP cache does (a 304 counts as answered)."""
+    clients > 0: request i comes from browser i % clients, which polls as htmx does: with the
+    hx-vals of the copy it last received in the query (its version, hits version and poll token:
+    204 when nothing changed), and that copy's ETag as If-None-Match, as a browser's HTTP cache
+    does (304). Both count as answered."""
     loop = asyncio.get_running_loop()
     total = int(rate * duration)
     idle: asyncio.Queue = asyncio.Queue()
@@ -101,6 +105,7 @@ async def drive(host: str, port: int, paths: list[str], cookie: str, rate: float
     latencies, service, statuses, errors = [], [], {}, {}
     unexpected = 0
     etags: dict[int, str] = {}
+    vals: dict[int, str] = {}  # each browser's query: its copy's hx-vals
     t0 = loop.time() + 0.5
 
     async def get_conn():
@@ -123,13 +128,13 @@ async def drive(host: str, port: int, paths: list[str], cookie: str, rate: float
         nonlocal unexpected
         due = t0 + i / rate
         await asyncio.sleep(max(0.0, due - loop.time()))
-        path = paths[i % len(paths)]
         conn = None
         try:
             async with asyncio.timeout(timeout_s):
                 conn = await get_conn()
                 sent = loop.time()
                 client = i % clients if clients else None
+                path = paths[i % len(paths)] + (f"?{vals[client]}" if client in vals else "")
                 conditional = f"If-None-Match: {etags[client]}\r\n" if client in etags else ""
                 conn.writer.write(
                     f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nCookie: {cookie}\r\n"
@@ -138,11 +143,12 @@ async def drive(host: str, port: int, paths: list[str], cookie: str, rate: float
                 status, body, keep, headers = await _read_response(conn.reader)
                 if client is not None and status == 200 and "etag" in headers:
                     etags[client] = headers["etag"]
+                    vals[client] = _hx_vals(body)
             done = loop.time()
             latencies.append(done - due)
             service.append(done - sent)
             statuses[status] = statuses.get(status, 0) + 1
-            if status == 304 and clients:
+            if status in (204, 304) and clients:
                 pass
             elif status != 200 or expect not in body:
                 unexpected += 1
@@ -172,6 +178,12 @@ async def drive(host: str, port: int, paths: list[str], cookie: str, rate: float
     return _summary(total, latencies, service, statuses, errors, unexpected, wall, rate, state["opened"])
 
 
+def _hx_vals(body: bytes) -> str:
+    """The query htmx sends with the next poll of this fragment: its hx-vals."""
+    found = re.search(rb"hx-vals='([^']*)'", body)
+    return urlencode(json.loads(found.group(1))) if found else ""
+
+
 def _pct(sorted_values, q):
     if not sorted_values:
         return None
@@ -181,7 +193,7 @@ def _pct(sorted_values, q):
 
 def _summary(total, latencies, service, statuses, errors, unexpected, wall, rate, opened) -> dict:
     lat, svc = sorted(latencies), sorted(service)
-    ok = sum(n for s, n in statuses.items() if s in (200, 304))
+    ok = sum(n for s, n in statuses.items() if s in (200, 204, 304))
     return {
         "target_rps": rate, "scheduled": total, "completed": len(lat), "ok": ok,
         "achieved_rps": round(len(lat) / wall, 1) if wall > 0 else None,
@@ -303,6 +315,26 @@ def wait_for(predicate, limit_s: float, step: float = 0.25, what: str = "conditi
     raise TimeoutError(f"timed out after {limit_s:.0f} s waiting for {what}")
 
 
+def cgroup_joiner(cgroup: str):
+    """A Popen preexec_fn that moves the child into `cgroup` (a folder of the cgroup file system,
+    made and given a CPU quota beforehand: see RESULTS.md, "a slower VM"), or None."""
+    if not cgroup:
+        return None
+    procs = Path(cgroup) / "cgroup.procs"
+    if not procs.is_file():
+        raise SystemExit(f"{procs}: no such cgroup")
+    return lambda: procs.write_text(str(os.getpid()))
+
+
+def cgroup_loop_s(cgroup: str, parallel: int = 2) -> list[float]:
+    """The pure-Python loop of 10M additions, `parallel` at once inside `cgroup` (one per core of
+    the machine it stands for): the speed that machine's processes see."""
+    code = "import time;t=time.perf_counter();s=0\nfor i in range(10_000_000): s+=i\nprint(round(time.perf_counter()-t,2))"
+    runs = [subprocess.Popen([PY, "-c", code], stdout=subprocess.PIPE, text=True, preexec_fn=cgroup_joiner(cgroup))
+            for _ in range(parallel)]
+    return [float(run.communicate()[0]) for run in runs]
+
+
 def http_ok(port: int) -> bool:
     import http.client
 
@@ -353,7 +385,8 @@ def run_scenario(name, args, env, user, cookie, base_job, tmp) -> dict:
                 cmd = ["nice", "-n", str(nice), *cmd]
             log = open(tmp / f"worker-{name}.log", "wb")
             worker_env = {**env, "VREID_ENGINE_THREADS": str(threads)}
-            worker = subprocess.Popen(cmd, cwd=ROOT, env=worker_env, stdout=log, stderr=subprocess.STDOUT)
+            worker = subprocess.Popen(cmd, cwd=ROOT, env=worker_env, stdout=log, stderr=subprocess.STDOUT,
+                                      preexec_fn=cgroup_joiner(args.cpu_cgroup))
             lifecycle.queue(job)
             wait_for(lambda: SearchFile.objects.filter(job=job, frames_done__gt=0).exists(), 180,
                      what="the worker to start processing frames")
@@ -456,6 +489,7 @@ def main(argv=None) -> int:
     parser.add_argument("--postgres", action="store_true", help="create (and drop) a throwaway PostgreSQL db")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "load_test.json"))
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    parser.add_argument("--cpu-cgroup", default="", help="run gunicorn and the worker in this cgroup (a slower VM)")
     args = parser.parse_args(argv)
     if args.redis_db in (0, 15) or not (0 < args.rate <= 2000) or not (0 < args.duration <= 120) \
             or not (0 < args.gallery_rate <= 500) or not (0 < args.gallery_duration <= 120) \
@@ -491,7 +525,7 @@ def main(argv=None) -> int:
             [PY, "-m", "gunicorn", "vreid_site.wsgi:application", "--bind", f"127.0.0.1:{args.port}",
              "--workers", str(args.workers), "--worker-class", "gthread", "--threads", str(args.threads),
              "--backlog", "512", "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT,
+            cwd=ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT, preexec_fn=cgroup_joiner(args.cpu_cgroup),
         )
         def up():
             if server.poll() is not None:
@@ -510,13 +544,16 @@ def main(argv=None) -> int:
             "machine": f"{platform.node()} · {os.cpu_count()} CPUs · {platform.processor() or platform.machine()} · "
                        f"Python {platform.python_version()}",
             "database": env["DATABASE_URL"].split(":")[0], "vehicles": args.vehicles + 1,
-            "seed_s": round(seed_s, 1),
+            "seed_s": round(seed_s, 1), "cpu_cgroup": args.cpu_cgroup,
+            "cpu_loop_10M_additions_s": cgroup_loop_s(args.cpu_cgroup),
             "server": f"gunicorn gthread {args.workers} workers x {args.threads} threads, DEBUG=0",
             "results": results,
         }
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(report, indent=1))
-        print(f"\n{report['machine']}\n{report['server']}; {report['database']}; {report['vehicles']} vehicles "
+        print(f"\n{report['machine']}; pure-Python loop of 10M additions, two at once"
+              f"{' in ' + args.cpu_cgroup if args.cpu_cgroup else ''}: {report['cpu_loop_10M_additions_s']} s"
+              f"\n{report['server']}; {report['database']}; {report['vehicles']} vehicles "
               f"(seeded in {report['seed_s']} s)\n")
         print(markdown(results, args))
         print("\n" + "\n".join(p99_summary(results, args.target_p99_ms)))

@@ -23,8 +23,10 @@ import logging
 import uuid
 
 from django.core.cache import cache
+from django.core.signing import Signer
 from django.db.models import Count, Sum
 from django.template.loader import render_to_string
+from django.utils.crypto import constant_time_compare
 
 from searches.file_list import file_list
 from searches.models import SearchJob
@@ -36,6 +38,7 @@ QUEUED_TTL_S = 5  # a queued job's place in the queue moves without any write of
 GEN_TTL_S = 24 * 3600
 TEMPLATE = "searches/_progress.html"
 _VERSION_SLOT = "@@progress-version@@"
+_SIGNER = Signer(salt="vreid.progress-poll")
 
 
 def snapshot_key(pk: int) -> str:
@@ -57,7 +60,19 @@ def hits_version(job, loaded_hits=None) -> str:
 
 def progress_context(job, hits: str) -> dict:
     waiting = jobs_ahead(job.rq_job_id) if job.status == SearchJob.Status.QUEUED and job.rq_job_id else None
-    return {"job": job, "files": file_list(job), "hits_version": hits, "jobs_ahead": waiting}
+    return {"job": job, "files": file_list(job), "hits_version": hits, "jobs_ahead": waiting,
+            "poll_token": poll_token(job.pk, job.owner_id)}
+
+
+def poll_token(pk: int, owner: int) -> str:
+    """What the fragment sends back as `t` with each poll: a signature of the job and its owner,
+    which lets searches.fast_poll answer "nothing changed" without the session. The same for
+    every rendering (the fragment's version, a hash of its HTML, stays put)."""
+    return _SIGNER.signature(f"{pk}:{owner}")
+
+
+def token_matches(pk: int, owner: int, token: str) -> bool:
+    return constant_time_compare(poll_token(pk, owner), token)
 
 
 def changed(pk: int) -> None:

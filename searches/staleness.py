@@ -144,3 +144,24 @@ def fail_stale_jobs() -> int:
         _last_reconcile = time.monotonic()
         _requeue_lost_quietly()
     return recovered
+
+
+def needs_recovery_check(status, queued_at, heartbeat_at, started_at) -> bool:
+    """Whether fail_stale_jobs() could change anything for this job, judged from the figures
+    already at hand (the snapshot's or the loaded row's; no query): its heartbeat is overdue, or
+    it is queued past the grace period and this process's periodic check for jobs lost from
+    Redis is due."""
+    now = timezone.now()
+    if status == Status.QUEUED:
+        queued_long = queued_at is None or queued_at < now - timedelta(seconds=QUEUED_GRACE_S)
+        return queued_long and lost_job_check_due()
+    cutoff = now - timedelta(seconds=settings.VREID_HEARTBEAT_TIMEOUT_S)
+    if heartbeat_at is not None:
+        return heartbeat_at < cutoff
+    return status == Status.RUNNING and started_at is not None and started_at < cutoff
+
+
+def recovery_due(figures: dict) -> bool:
+    """needs_recovery_check() on the figures of a progress snapshot."""
+    return needs_recovery_check(figures["status"], figures["queued_at"], figures["heartbeat_at"],
+                                 figures["started_at"])

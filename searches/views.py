@@ -1,8 +1,6 @@
 """Search job pages: create, watch (htmx polling), control, results, exports, media."""
 import logging
-from datetime import timedelta
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.messages import get_messages
@@ -10,7 +8,6 @@ from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils import timezone
 from django.views import View
 from django.views.generic import DeleteView, DetailView, FormView, ListView
 from django.views.generic.detail import SingleObjectMixin
@@ -27,7 +24,7 @@ from searches.forms import NewSearchForm, SearchSettingsForm
 from searches.models import Hit, SearchFile, SearchJob
 from searches.progress_cache import hits_version, progress_context
 from searches.queueing import QueueUnavailable
-from searches.staleness import QUEUED_GRACE_S, fail_stale_jobs, lost_job_check_due
+from searches.staleness import fail_stale_jobs, needs_recovery_check, recovery_due
 from searches.timeline import build_timeline
 from searches.uploads import JobFileAdder
 from vreid_site import storage_quota
@@ -155,26 +152,6 @@ def timeline_context(job) -> dict:
             "hits_version": hits_version(job, hits)}
 
 
-def _needs_recovery_check(status, queued_at, heartbeat_at, started_at) -> bool:
-    """Whether fail_stale_jobs() could change anything for this job, judged from the figures
-    already at hand (the snapshot's or the loaded row's; no query): its heartbeat is overdue, or
-    it is queued past the grace period and this process's periodic check for jobs lost from
-    Redis is due."""
-    now = timezone.now()
-    if status == Status.QUEUED:
-        queued_long = queued_at is None or queued_at < now - timedelta(seconds=QUEUED_GRACE_S)
-        return queued_long and lost_job_check_due()
-    cutoff = now - timedelta(seconds=settings.VREID_HEARTBEAT_TIMEOUT_S)
-    if heartbeat_at is not None:
-        return heartbeat_at < cutoff
-    return status == Status.RUNNING and started_at is not None and started_at < cutoff
-
-
-def _recovery_due(figures: dict) -> bool:
-    return _needs_recovery_check(figures["status"], figures["queued_at"], figures["heartbeat_at"],
-                                 figures["started_at"])
-
-
 def _has_messages(request) -> bool:
     """Messages waiting for this request (read, not consumed): the fragment then carries them."""
     return len(get_messages(request)) > 0
@@ -201,10 +178,10 @@ class JobProgressView(ReadableMixin, SingleObjectMixin, View):
             snap, gen = None, None
         if snap is not None and snap["owner"] != request.user.id:
             snap = None  # the database says 404 (or the snapshot was stale)
-        if snap is not None and not _recovery_due(snap) and not _has_messages(request):
+        if snap is not None and not recovery_due(snap) and not _has_messages(request):
             return snapshot_response(request, snap)
         job = self.get_object()  # read after the generation: publish() below may use both
-        if _needs_recovery_check(job.status, job.queued_at, job.heartbeat_at, job.started_at):
+        if needs_recovery_check(job.status, job.queued_at, job.heartbeat_at, job.started_at):
             fail_stale_jobs()
             snap = progress_cache.publish(job.pk)  # after a new generation, read again
         else:

@@ -156,7 +156,7 @@ RQ_SHOW_ADMIN_LINK = False
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "vreid_site.redis_cache.RedisCache",  # one client per pool (see there)
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "vreid",
     }

@@ -21,7 +21,7 @@ REDIS_URL = urlsplit(REDIS_URL)._replace(path=f"/{TEST_REDIS_DB}").geturl()
 RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600}}
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "vreid_site.redis_cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "vreid-test",
     }

@@ -1,0 +1,95 @@
+"""The progress poll's "nothing changed" answered before Django's middleware (searches.fast_poll):
+through the product's WSGI application, as gunicorn calls it, with a real Redis and database.
+A 204 from the fast layer costs no query and no session; anything it cannot vouch for goes to
+Django, which then answers as before (a login redirect for a client with no session, here)."""
+import io
+import re
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from searches import progress_cache
+from searches.models import SearchJob
+from tests.web.test_progress_cache import running_job
+from vreid_site.wsgi import application
+
+pytestmark = pytest.mark.django_db
+
+
+def wsgi_get(path: str, query: dict, cookie: str = "", htmx: bool = True) -> tuple[str, dict, bytes]:
+    """One GET through vreid_site.wsgi.application, without a session."""
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": urlencode(query), "SERVER_NAME": "testserver",
+               "SERVER_PORT": "80", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(), "wsgi.errors": io.StringIO(),
+               "HTTP_HOST": "testserver"}
+    if htmx:
+        environ["HTTP_HX_REQUEST"] = "true"
+    if cookie:
+        environ["HTTP_COOKIE"] = cookie
+    answer = {}
+
+    def start_response(status, headers, exc_info=None):
+        answer["status"], answer["headers"] = status, dict(headers)
+    body = b"".join(application(environ, start_response))
+    return answer["status"], answer["headers"], body
+
+
+def page_vals(alice, job) -> dict:
+    """What the page's copy of the fragment sends with each poll (its hx-vals)."""
+    html = alice.get(reverse("searches:progress", args=[job.pk]), HTTP_HX_REQUEST="true").content.decode()
+    return dict(re.findall(r'"(hits|v|t)": "([^"]*)"', html))
+
+
+def test_an_unchanged_poll_is_answered_204_with_no_session_and_no_query(alice, user):
+    job = running_job(user)
+    vals = page_vals(alice, job)
+    assert set(vals) == {"hits", "v", "t"} and vals["t"] == progress_cache.poll_token(job.pk, user.pk)
+    path = reverse("searches:progress", args=[job.pk])
+    with CaptureQueriesContext(connection) as captured:
+        status, headers, body = wsgi_get(path, vals)
+    assert status.startswith("204") and body == b"" and captured.captured_queries == []
+    assert headers["ETag"] == f'"{vals["v"]}"' and headers["Cache-Control"] == "private, no-cache"
+
+
+@pytest.mark.parametrize("case", ["progress moved", "hits moved", "wrong token", "another job's token", "no token",
+                                  "message waiting", "not htmx", "recovery due", "snapshot gone"])
+def test_whatever_the_fast_layer_cannot_vouch_for_goes_to_django(alice, user, settings, case):
+    job, other = running_job(user), running_job(user, files=1, hits=0)
+    vals = page_vals(alice, job)
+    cookie, htmx = "", True
+    if case == "progress moved":
+        SearchJob.objects.filter(pk=job.pk).update(progress=0.5)
+        progress_cache.publish(job.pk)
+    elif case == "hits moved":
+        vals["hits"] = "1-50"
+    elif case == "wrong token":
+        vals["t"] = vals["t"][:-2] + ("AA" if not vals["t"].endswith("AA") else "BB")
+    elif case == "another job's token":
+        vals["t"] = progress_cache.poll_token(other.pk, user.pk)
+    elif case == "no token":
+        del vals["t"]
+    elif case == "message waiting":
+        cookie = "messages=abc"
+    elif case == "not htmx":
+        htmx = False
+    elif case == "recovery due":
+        old = timezone.now() - timedelta(seconds=settings.VREID_HEARTBEAT_TIMEOUT_S + 5)
+        SearchJob.objects.filter(pk=job.pk).update(heartbeat_at=old)
+        progress_cache.publish(job.pk)  # same HTML, so the same version: only the figures say it
+        assert progress_cache.read(job.pk)[0]["version"] == vals["v"]
+    elif case == "snapshot gone":
+        progress_cache.changed(job.pk)
+    status, headers, _ = wsgi_get(reverse("searches:progress", args=[job.pk]), vals, cookie, htmx)
+    assert status.startswith("302") and "/login/" in headers["Location"], (status, headers)  # Django: no session
+
+
+def test_the_logged_in_page_still_polls_through_django_when_the_fast_layer_passes(alice, user):
+    """The same poll with the session, through the test client (Django alone): 204 as before."""
+    job = running_job(user)
+    vals = page_vals(alice, job)
+    response = alice.get(reverse("searches:progress", args=[job.pk]), vals, HTTP_HX_REQUEST="true")
+    assert response.status_code == 204
