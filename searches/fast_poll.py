@@ -1,24 +1,22 @@
-"""The progress poll's "nothing changed", answered before Django's middleware (issue 12).
+"""The progress poll answered before Django's middleware (issue 12).
 
-An open job page polls its progress fragment every second, and nearly every poll finds the
-fragment it already has. JobProgressView answers that with a 204 from one cache read, but only
-after the whole middleware stack: session, user (a database query), CSRF, messages, security
-headers; on a VM three times slower than a quiet developer machine, that stack alone is what a
-2-core server cannot afford 200 times a second.
+An open job page polls its progress fragment every second. JobProgressView answers from the job's
+snapshot in Redis, but only after the whole middleware stack: session, user (a database query),
+CSRF, messages, security headers. On a VM several times slower than a developer's machine that
+stack is what a 2-core server cannot afford 200 times a second.
 
-`FastPoll` wraps the WSGI application. For an htmx GET of a job's progress URL that carries the
-version its copy shows (`v`), its hits version (`hits`) and the job's poll token (`t`,
-searches.progress_cache.poll_token: a signature of the job and its owner), it reads the job's
-snapshot (one Redis round trip) and answers 204 itself when the snapshot is current and
-unchanged, the token is the owner's and no recovery check is due. Everything else (a changed
-snapshot, a missing or foreign one, a wrong token, a message waiting in its cookie, any error)
-goes to Django as before.
+`FastPoll` wraps the WSGI application. An htmx GET of a job's progress URL that carries the job's
+poll token (`t`, searches.progress_cache.poll_token: job and owner, signed and dated by a view
+that checked the session) is answered here from the snapshot (one Redis round trip), as the view
+would answer it (progress_cache.answer): 204 when the page's copy is current, else the fragment,
+which carries the same token. Everything else goes to Django as before: no token or one older
+than POLL_TOKEN_TTL_S (Django then hands out a new one), a missing, stale or foreign snapshot, a
+recovery check due, a message waiting in its cookie, Redis away.
 
-What a 204 tells: "the copy you hold, whose version you sent, is still current". It carries no
-data, and to ask one must already hold the job's page (the version is a hash of its HTML, the
-token a signature only the server makes), so the session is not needed to give it: a client
-that logged out meanwhile learns nothing new. Messages stored in the session (those too big for
-the messages cookie) wait for the next change of the job, which every action that adds one makes.
+What the token gives: the progress fragment of one job, for POLL_TOKEN_TTL_S after a request
+whose session was checked, to whoever holds the page that request returned. A logout, or a copy
+of the page, stops working within that time. Messages kept in the session (those too big for the
+messages cookie) wait for the first poll that reaches Django.
 """
 from __future__ import annotations
 
@@ -26,6 +24,7 @@ import logging
 import re
 from urllib.parse import parse_qs
 
+from django.conf import settings
 from django.urls import reverse
 
 from searches import progress_cache
@@ -33,7 +32,13 @@ from searches.staleness import recovery_due
 
 log = logging.getLogger(__name__)
 _SENTINEL_PK = 987654321
-HEADERS = [("Cache-Control", "private, no-cache"), ("Vary", "Cookie")]
+STATUS = {200: "200 OK", 204: "204 No Content", 304: "304 Not Modified"}
+
+
+def middleware_headers() -> list[tuple[str, str]]:
+    """What Django's middleware would add to the fragment (vreid_site.settings)."""
+    return [("Vary", "Cookie"), ("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", settings.X_FRAME_OPTIONS),
+            ("Referrer-Policy", settings.SECURE_REFERRER_POLICY), ("Content-Security-Policy", settings.VREID_CSP)]
 
 
 class FastPoll:
@@ -42,26 +47,30 @@ class FastPoll:
     def __init__(self, app):
         self.app = app
         self._pattern = None
+        self.headers = middleware_headers()
 
     def __call__(self, environ, start_response):
-        version = self._unchanged(environ)
-        if version is None:
+        answered = self._answer(environ)
+        if answered is None:
             return self.app(environ, start_response)
-        start_response("204 No Content", HEADERS + [("ETag", f'"{version}"')])
-        return []
+        status, headers, body = answered
+        data = body.encode()
+        head = [*headers.items(), *self.headers]
+        if status == 200:
+            head += [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(data)))]
+        start_response(STATUS[status], head)
+        return [data] if data else []
 
-    def _unchanged(self, environ) -> str | None:
-        """The snapshot's version if this request is a poll of an unchanged progress fragment."""
+    def _answer(self, environ) -> tuple[int, dict, str] | None:
         if environ.get("REQUEST_METHOD") != "GET" or "HTTP_HX_REQUEST" not in environ:
             return None
         if "messages=" in environ.get("HTTP_COOKIE", ""):
-            return None  # a message to show: the fragment carries it (JobProgressView)
+            return None  # a message to show: the view puts it in the fragment
         match = self.progress_path().fullmatch(environ.get("PATH_INFO", ""))
         if match is None:
             return None
-        query = parse_qs(environ.get("QUERY_STRING", ""))
-        sent = {key: query.get(key, [""])[0] for key in ("v", "hits", "t")}
-        if not all(sent.values()):
+        query = {key: values[0] for key, values in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        if not query.get("t"):
             return None
         pk = int(match.group(1))
         try:
@@ -69,10 +78,9 @@ class FastPoll:
         except Exception as exc:  # Redis away: Django answers from the database
             log.warning("progress snapshot unavailable: %s", exc)
             return None
-        if (snap is None or snap["version"] != sent["v"] or snap["hits"] != sent["hits"]
-                or not progress_cache.token_matches(pk, snap["owner"], sent["t"]) or recovery_due(snap)):
+        if snap is None or not progress_cache.token_valid(pk, snap["owner"], query["t"]) or recovery_due(snap):
             return None
-        return snap["version"]
+        return progress_cache.answer(snap, query, environ.get("HTTP_IF_NONE_MATCH", ""), True, query["t"])
 
     def progress_path(self) -> re.Pattern:
         """The progress URL as a pattern (built once, from the URLconf, on the first request)."""

@@ -23,10 +23,9 @@ import logging
 import uuid
 
 from django.core.cache import cache
-from django.core.signing import Signer
+from django.core.signing import BadSignature, TimestampSigner
 from django.db.models import Count, Sum
 from django.template.loader import render_to_string
-from django.utils.crypto import constant_time_compare
 
 from searches.file_list import file_list
 from searches.models import SearchJob
@@ -38,7 +37,9 @@ QUEUED_TTL_S = 5  # a queued job's place in the queue moves without any write of
 GEN_TTL_S = 24 * 3600
 TEMPLATE = "searches/_progress.html"
 _VERSION_SLOT = "@@progress-version@@"
-_SIGNER = Signer(salt="vreid.progress-poll")
+_TOKEN_SLOT = "@@poll-token@@"
+_SIGNER = TimestampSigner(salt="vreid.progress-poll")
+POLL_TOKEN_TTL_S = 600
 
 
 def snapshot_key(pk: int) -> str:
@@ -65,14 +66,39 @@ def progress_context(job, hits: str) -> dict:
 
 
 def poll_token(pk: int, owner: int) -> str:
-    """What the fragment sends back as `t` with each poll: a signature of the job and its owner,
-    which lets searches.fast_poll answer "nothing changed" without the session. The same for
-    every rendering (the fragment's version, a hash of its HTML, stays put)."""
-    return _SIGNER.signature(f"{pk}:{owner}")
+    """What the fragment sends back as `t` with each poll: job and owner, signed and dated. While
+    it is younger than POLL_TOKEN_TTL_S it lets searches.fast_poll answer the poll without the
+    session; only a view that checked the session hands out a new one (a copied page stops
+    working within the TTL, a logout too)."""
+    return _SIGNER.sign(f"{pk}.{owner}")
 
 
-def token_matches(pk: int, owner: int, token: str) -> bool:
-    return constant_time_compare(poll_token(pk, owner), token)
+def token_valid(pk: int, owner: int, token: str) -> bool:
+    try:
+        return _SIGNER.unsign(token, max_age=POLL_TOKEN_TTL_S) == f"{pk}.{owner}"
+    except BadSignature:  # forged, or expired (SignatureExpired)
+        return False
+
+
+def fragment_html(snap: dict, token: str) -> str:
+    """The snapshot's fragment with the poll token it is to carry (kept out of its version)."""
+    return snap["html"].replace(_TOKEN_SLOT, token)
+
+
+def answer(snap: dict, query, if_none_match: str, htmx: bool, token: str) -> tuple[int, dict, str]:
+    """The poll's answer from the snapshot: (status, headers, body). Nothing changed since the
+    page's copy: 204 to htmx (it swaps nothing and keeps polling; the copy sends its version as
+    `v`), 304 to a client that sent the ETag in If-None-Match; else 200 with the fragment, which
+    carries `token`. A copy behind on hits also gets HX-Trigger: the page fetches the timeline."""
+    headers = {"ETag": f'"{snap["version"]}"', "Cache-Control": "private, no-cache"}
+    if (query.get("hits") or snap["hits"]) == snap["hits"]:
+        if query.get("v") == snap["version"] and htmx:
+            return 204, headers, ""
+        if snap["version"] in if_none_match:
+            return 304, headers, ""
+    else:
+        headers["HX-Trigger"] = "hits-changed"
+    return 200, headers, fragment_html(snap, token)
 
 
 def changed(pk: int) -> None:
@@ -89,7 +115,7 @@ def read(pk: int) -> tuple[dict | None, str | None]:
     cache round trip): a caller that reads the database after this may publish(pk, job, gen)."""
     found = cache.get_many([snapshot_key(pk), gen_key(pk)])
     snap, gen = found.get(snapshot_key(pk)), found.get(gen_key(pk))
-    if snap is None or snap.get("gen") != gen:
+    if snap is None or snap.get("gen") != gen or "pk" not in snap:  # (no "pk": written by older code)
         return None, gen
     return snap, gen
 
@@ -98,13 +124,13 @@ def build(job: SearchJob, gen=None) -> dict:
     """The snapshot of `job` as loaded (with its files and hits read now)."""
     hits = hits_version(job)
     context = progress_context(job, hits)
-    context["progress_version"] = _VERSION_SLOT
+    context["progress_version"], context["poll_token"] = _VERSION_SLOT, _TOKEN_SLOT
     html = render_to_string(TEMPLATE, context)
     version = hashlib.blake2b(html.encode(), digest_size=9).hexdigest()
     files = context["files"]
     return {
         "gen": gen, "version": version, "html": html.replace(_VERSION_SLOT, version),
-        "owner": job.owner_id, "status": job.status, "settled": job.is_settled,
+        "pk": job.pk, "owner": job.owner_id, "status": job.status, "settled": job.is_settled,
         "percent": job.progress_percent, "eta_s": job.eta_s, "speed_fps": job.speed_fps,
         "hits": hits, "jobs_ahead": context["jobs_ahead"],
         "heartbeat_at": job.heartbeat_at, "queued_at": job.queued_at, "started_at": job.started_at,

@@ -130,20 +130,19 @@ def progress_fragment(request, job):
 
 
 def snapshot_response(request, snap: dict):
-    """The progress fragment from its snapshot (searches.progress_cache). Nothing changed since
-    the page's copy: 204 to htmx (it swaps nothing and keeps polling; the fragment sends its
-    version as `v`), 304 to a client that sent the ETag in If-None-Match."""
-    seen = request.GET.get("hits") or snap["hits"]
-    etag = '"' + snap["version"] + '"'
-    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
-    if seen == snap["hits"]:
-        if request.GET.get("v") == snap["version"] and request.headers.get("HX-Request"):
-            return HttpResponse(status=204, headers=headers)
-        if snap["version"] in request.headers.get("If-None-Match", ""):
-            return HttpResponseNotModified(headers=headers)
-    else:
-        headers["HX-Trigger"] = "hits-changed"
-    return HttpResponse(snap["html"], headers=headers)
+    """The poll's answer from the snapshot (progress_cache.answer) for a request whose session
+    was checked: a fragment it sends carries a new poll token, and a page whose token has run
+    out gets the fragment again even when nothing changed, for the new token (searches.fast_poll
+    answers its polls again)."""
+    query = request.GET
+    if query.get("t") and not progress_cache.token_valid(snap["pk"], snap["owner"], query["t"]):
+        query = {"hits": query.get("hits", "")}  # not "unchanged": the page needs a new token
+    status, headers, body = progress_cache.answer(
+        snap, query, request.headers.get("If-None-Match", ""), bool(request.headers.get("HX-Request")),
+        progress_cache.poll_token(snap["pk"], snap["owner"]))
+    if status == 304:
+        return HttpResponseNotModified(headers=headers)
+    return HttpResponse(body, status=status, headers=headers)
 
 
 def timeline_context(job) -> dict:
@@ -161,9 +160,10 @@ class JobProgressView(ReadableMixin, SingleObjectMixin, View):
     """htmx fragment polled every second until the job is settled (see SearchJob.is_settled: after
     a pause or cancel, until its worker has stopped and stored what it found).
 
-    Hot path (every open job page, every second): session, user, and one cache read of the job's
-    progress snapshot (searches.progress_cache), owned by this user; 204/304 when the page already
-    has that version. No job query and no write. The database is read (and the snapshot written
+    Hot path (every open job page, every second): answered before Django's middleware from the
+    snapshot while the page's poll token is fresh (searches.fast_poll); here, session, user, and
+    one cache read of the job's progress snapshot (searches.progress_cache), owned by this user;
+    204/304 when the page already has that version. No job query and no write. The database is read (and the snapshot written
     again) only when the snapshot is missing, stale or foreign, when the recovery sweep could
     matter for this job (judged from the snapshot), or to show messages.
     """

@@ -1,7 +1,7 @@
-"""The progress poll's "nothing changed" answered before Django's middleware (searches.fast_poll):
-through the product's WSGI application, as gunicorn calls it, with a real Redis and database.
-A 204 from the fast layer costs no query and no session; anything it cannot vouch for goes to
-Django, which then answers as before (a login redirect for a client with no session, here)."""
+"""The progress poll answered before Django's middleware (searches.fast_poll): through the
+product's WSGI application, as gunicorn calls it, with a real Redis and database. An answer from
+the fast layer costs no query and no session; anything it cannot vouch for goes to Django, which
+then answers as before (a login redirect for a client with no session, here)."""
 import io
 import re
 from datetime import timedelta
@@ -44,32 +44,44 @@ def page_vals(alice, job) -> dict:
     return dict(re.findall(r'"(hits|v|t)": "([^"]*)"', html))
 
 
-def test_an_unchanged_poll_is_answered_204_with_no_session_and_no_query(alice, user):
+def test_a_poll_with_a_fresh_token_is_answered_from_the_snapshot_with_no_session_and_no_query(alice, user):
     job = running_job(user)
     vals = page_vals(alice, job)
-    assert set(vals) == {"hits", "v", "t"} and vals["t"] == progress_cache.poll_token(job.pk, user.pk)
+    assert set(vals) == {"hits", "v", "t"} and progress_cache.token_valid(job.pk, user.pk, vals["t"])
     path = reverse("searches:progress", args=[job.pk])
     with CaptureQueriesContext(connection) as captured:
         status, headers, body = wsgi_get(path, vals)
     assert status.startswith("204") and body == b"" and captured.captured_queries == []
     assert headers["ETag"] == f'"{vals["v"]}"' and headers["Cache-Control"] == "private, no-cache"
+    # The worker writes progress: the new fragment, still without Django, carrying the same token.
+    SearchJob.objects.filter(pk=job.pk).update(progress=0.5)
+    progress_cache.publish(job.pk)
+    with CaptureQueriesContext(connection) as captured:
+        status, headers, body = wsgi_get(path, vals)
+    html = body.decode()
+    assert status.startswith("200") and captured.captured_queries == [] and "50%" in html
+    assert f'"t": "{vals["t"]}"' in html and f'"v": "{vals["v"]}"' not in html and "HX-Trigger" not in headers
+    assert headers["Content-Type"].startswith("text/html") and "Content-Security-Policy" in headers
+    assert headers["X-Frame-Options"] == "DENY" and int(headers["Content-Length"]) == len(body)
+    # A copy behind on hits: the fragment and the trigger to fetch the timeline.
+    status, headers, _ = wsgi_get(path, {**vals, "hits": "1-50"})
+    assert status.startswith("200") and headers["HX-Trigger"] == "hits-changed"
 
 
-@pytest.mark.parametrize("case", ["progress moved", "hits moved", "wrong token", "another job's token", "no token",
-                                  "message waiting", "not htmx", "recovery due", "snapshot gone"])
-def test_whatever_the_fast_layer_cannot_vouch_for_goes_to_django(alice, user, settings, case):
+@pytest.mark.parametrize("case", ["expired token", "wrong token", "another job's token", "another user's token",
+                                  "no token", "message waiting", "not htmx", "recovery due", "snapshot gone"])
+def test_whatever_the_fast_layer_cannot_vouch_for_goes_to_django(alice, user, other_user, settings, monkeypatch, case):
     job, other = running_job(user), running_job(user, files=1, hits=0)
     vals = page_vals(alice, job)
     cookie, htmx = "", True
-    if case == "progress moved":
-        SearchJob.objects.filter(pk=job.pk).update(progress=0.5)
-        progress_cache.publish(job.pk)
-    elif case == "hits moved":
-        vals["hits"] = "1-50"
+    if case == "expired token":
+        monkeypatch.setattr(progress_cache, "POLL_TOKEN_TTL_S", -1)
     elif case == "wrong token":
         vals["t"] = vals["t"][:-2] + ("AA" if not vals["t"].endswith("AA") else "BB")
     elif case == "another job's token":
         vals["t"] = progress_cache.poll_token(other.pk, user.pk)
+    elif case == "another user's token":
+        vals["t"] = progress_cache.poll_token(job.pk, other_user.pk)
     elif case == "no token":
         del vals["t"]
     elif case == "message waiting":
@@ -87,9 +99,13 @@ def test_whatever_the_fast_layer_cannot_vouch_for_goes_to_django(alice, user, se
     assert status.startswith("302") and "/login/" in headers["Location"], (status, headers)  # Django: no session
 
 
-def test_the_logged_in_page_still_polls_through_django_when_the_fast_layer_passes(alice, user):
-    """The same poll with the session, through the test client (Django alone): 204 as before."""
+def test_django_hands_a_page_whose_token_ran_out_a_new_one(alice, user, monkeypatch):
+    """Through Django (the test client, with the session): an unchanged copy is answered 204 while
+    its token is fresh; once it has run out, the fragment comes again with a new token."""
     job = running_job(user)
     vals = page_vals(alice, job)
-    response = alice.get(reverse("searches:progress", args=[job.pk]), vals, HTTP_HX_REQUEST="true")
-    assert response.status_code == 204
+    path = reverse("searches:progress", args=[job.pk])
+    assert alice.get(path, vals, HTTP_HX_REQUEST="true").status_code == 204
+    monkeypatch.setattr(progress_cache, "POLL_TOKEN_TTL_S", -1)
+    response = alice.get(path, vals, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and f'"v": "{vals["v"]}"' in response.content.decode()
