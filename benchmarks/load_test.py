@@ -18,6 +18,8 @@ per scenario:
   job-nice  the same with the worker at `nice -n 10`
   job-nice-1thread  the same, and onnxruntime limited to one thread (VREID_ENGINE_THREADS=1):
             what scripts/start.sh runs (with the same gunicorn configuration as here)
+  job-idle-1thread  the worker at idle priority instead (`chrt --idle 0`, SCHED_IDLE: it runs
+            only when nothing else wants the CPU), one onnxruntime thread
 
 and drives, from this process, a fixed-rate open-loop load with asyncio over keep-alive
 connections: request i is due at t0 + i/rate and its latency is measured from that due time (no
@@ -363,7 +365,7 @@ def stop(proc, grace_s: float = 20.0):
 
 # name: (worker nice level or None for no worker, onnxruntime threads per model; 0 = all cores)
 SCENARIOS = {"idle": (None, 0), "idle-big": (None, 0), "job": (0, 0), "job-nice": (10, 0),
-             "job-nice-1thread": (10, 1)}
+             "job-nice-1thread": (10, 1), "job-idle-1thread": ("idle", 1)}
 
 
 def run_scenario(name, args, env, user, cookie, base_job, tmp) -> dict:
@@ -381,7 +383,9 @@ def run_scenario(name, args, env, user, cookie, base_job, tmp) -> dict:
         if nice is not None:
             _worker_takes_only(job, base_job, user)
             cmd = [PY, "manage.py", "rqworker", "default", "--burst"]
-            if nice:
+            if nice == "idle":
+                cmd = ["chrt", "--idle", "0", *cmd]
+            elif nice:
                 cmd = ["nice", "-n", str(nice), *cmd]
             log = open(tmp / f"worker-{name}.log", "wb")
             worker_env = {**env, "VREID_ENGINE_THREADS": str(threads)}

@@ -179,9 +179,11 @@ class MotionGate:
         elapsed = time_s - self._anchor_s
         if elapsed < DRIFT_WINDOW_S - 1e-9:
             return
-        (dx, dy), response = cv2.phaseCorrelate(self._anchor.astype(np.float32), thumb.astype(np.float32))
-        if response >= 0.3 and (dx * dx + dy * dy) ** 0.5 >= self.drift_px_s * elapsed:
-            self._steady_from = time_s + self.steady_s
+        # A picture that did not change did not drift: no transform on still stretches.
+        if np.count_nonzero(cv2.absdiff(thumb, self._anchor) >= self.pixel_change) >= self.min_changed_px:
+            (dx, dy), response = cv2.phaseCorrelate(self._anchor.astype(np.float32), thumb.astype(np.float32))
+            if response >= 0.3 and (dx * dx + dy * dy) ** 0.5 >= self.drift_px_s * elapsed:
+                self._steady_from = time_s + self.steady_s
         self._anchor, self._anchor_s = thumb, time_s
 
     def _shifted(self, thumb: np.ndarray) -> bool:
