@@ -390,7 +390,7 @@ def run_scenario(name, args, env, user, cookie, base_job, tmp) -> dict:
             log = open(tmp / f"worker-{name}.log", "wb")
             worker_env = {**env, "VREID_ENGINE_THREADS": str(threads)}
             worker = subprocess.Popen(cmd, cwd=ROOT, env=worker_env, stdout=log, stderr=subprocess.STDOUT,
-                                      preexec_fn=cgroup_joiner(args.cpu_cgroup))
+                                      preexec_fn=cgroup_joiner(args.worker_cgroup or args.cpu_cgroup))
             lifecycle.queue(job)
             wait_for(lambda: SearchFile.objects.filter(job=job, frames_done__gt=0).exists(), 180,
                      what="the worker to start processing frames")
@@ -494,6 +494,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "load_test.json"))
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     parser.add_argument("--cpu-cgroup", default="", help="run gunicorn and the worker in this cgroup (a slower VM)")
+    parser.add_argument("--worker-cgroup", default="", help="run the worker in this cgroup instead (e.g. a low-weight "
+                                                            "child of --cpu-cgroup)")
     args = parser.parse_args(argv)
     if args.redis_db in (0, 15) or not (0 < args.rate <= 2000) or not (0 < args.duration <= 120) \
             or not (0 < args.gallery_rate <= 500) or not (0 < args.gallery_duration <= 120) \
@@ -548,7 +550,7 @@ def main(argv=None) -> int:
             "machine": f"{platform.node()} · {os.cpu_count()} CPUs · {platform.processor() or platform.machine()} · "
                        f"Python {platform.python_version()}",
             "database": env["DATABASE_URL"].split(":")[0], "vehicles": args.vehicles + 1,
-            "seed_s": round(seed_s, 1), "cpu_cgroup": args.cpu_cgroup,
+            "seed_s": round(seed_s, 1), "cpu_cgroup": args.cpu_cgroup, "worker_cgroup": args.worker_cgroup,
             "cpu_loop_10M_additions_s": cgroup_loop_s(args.cpu_cgroup),
             "server": f"gunicorn gthread {args.workers} workers x {args.threads} threads, DEBUG=0",
             "results": results,
