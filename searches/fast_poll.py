@@ -36,9 +36,18 @@ STATUS = {200: "200 OK", 204: "204 No Content", 304: "304 Not Modified"}
 
 
 def middleware_headers() -> list[tuple[str, str]]:
-    """What Django's middleware would add to the fragment (vreid_site.settings)."""
+    """What Django's middleware would add to the fragment (vreid_site.settings; HSTS comes with
+    the pages)."""
     return [("Vary", "Cookie"), ("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", settings.X_FRAME_OPTIONS),
             ("Referrer-Policy", settings.SECURE_REFERRER_POLICY), ("Content-Security-Policy", settings.VREID_CSP)]
+
+
+def is_secure(environ) -> bool:
+    """As Django's request.is_secure(): https here, or said so by the trusted proxy header."""
+    header = settings.SECURE_PROXY_SSL_HEADER
+    if header and environ.get(header[0], "").split(",")[0].strip() == header[1]:
+        return True
+    return environ.get("wsgi.url_scheme") == "https"
 
 
 class FastPoll:
@@ -64,6 +73,8 @@ class FastPoll:
     def _answer(self, environ) -> tuple[int, dict, str] | None:
         if environ.get("REQUEST_METHOD") != "GET" or "HTTP_HX_REQUEST" not in environ:
             return None
+        if settings.SECURE_SSL_REDIRECT and not is_secure(environ):
+            return None  # Django redirects it to https
         if "messages=" in environ.get("HTTP_COOKIE", ""):
             return None  # a message to show: the view puts it in the fragment
         match = self.progress_path().fullmatch(environ.get("PATH_INFO", ""))

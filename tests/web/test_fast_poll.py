@@ -21,7 +21,7 @@ from vreid_site.wsgi import application
 pytestmark = pytest.mark.django_db
 
 
-def wsgi_get(path: str, query: dict, cookie: str = "", htmx: bool = True) -> tuple[str, dict, bytes]:
+def wsgi_get(path: str, query: dict, cookie: str = "", htmx: bool = True, proto: str = "") -> tuple[str, dict, bytes]:
     """One GET through vreid_site.wsgi.application, without a session."""
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": urlencode(query), "SERVER_NAME": "testserver",
                "SERVER_PORT": "80", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(), "wsgi.errors": io.StringIO(),
@@ -30,6 +30,8 @@ def wsgi_get(path: str, query: dict, cookie: str = "", htmx: bool = True) -> tup
         environ["HTTP_HX_REQUEST"] = "true"
     if cookie:
         environ["HTTP_COOKIE"] = cookie
+    if proto:
+        environ["HTTP_X_FORWARDED_PROTO"] = proto
     answer = {}
 
     def start_response(status, headers, exc_info=None):
@@ -66,6 +68,18 @@ def test_a_poll_with_a_fresh_token_is_answered_from_the_snapshot_with_no_session
     # A copy behind on hits: the fragment and the trigger to fetch the timeline.
     status, headers, _ = wsgi_get(path, {**vals, "hits": "1-50"})
     assert status.startswith("200") and headers["HX-Trigger"] == "hits-changed"
+
+
+def test_plain_http_polls_go_to_django_when_https_is_required(alice, user, settings):
+    job = running_job(user)
+    vals = page_vals(alice, job)
+    settings.SECURE_SSL_REDIRECT = True
+    status, headers, _ = wsgi_get(reverse("searches:progress", args=[job.pk]), vals)
+    # Django's answer (its middleware, built at start-up, predates this setting: a login redirect).
+    assert status.startswith("302") and "/login/" in headers["Location"], (status, headers)
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    status, _, _ = wsgi_get(reverse("searches:progress", args=[job.pk]), vals, proto="https")
+    assert status.startswith("204")
 
 
 @pytest.mark.parametrize("case", ["expired token", "wrong token", "another job's token", "another user's token",
