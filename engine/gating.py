@@ -154,8 +154,9 @@ class MotionGate:
         if cut:
             self._off_until = time_s + self.hold_s
             return "cut"
-        changed = int(np.count_nonzero(cv2.absdiff(thumb, self._ref) >= self.pixel_change))
-        if changed >= self.camera_fraction * thumb.size or (changed >= self.min_changed_px and self._shifted(thumb)):
+        changed = self._changed(self._ref, thumb)
+        if changed >= self.camera_fraction * thumb.size or (
+                changed >= self.min_changed_px and _shift(self._ref, thumb) >= self.camera_shift_px):
             self._off_until = time_s + self.hold_s
             return "camera"
         if time_s < self._off_until:
@@ -180,12 +181,18 @@ class MotionGate:
         if elapsed < DRIFT_WINDOW_S - 1e-9:
             return
         # A picture that did not change did not drift: no transform on still stretches.
-        if np.count_nonzero(cv2.absdiff(thumb, self._anchor) >= self.pixel_change) >= self.min_changed_px:
-            (dx, dy), response = cv2.phaseCorrelate(self._anchor.astype(np.float32), thumb.astype(np.float32))
-            if response >= 0.3 and (dx * dx + dy * dy) ** 0.5 >= self.drift_px_s * elapsed:
-                self._steady_from = time_s + self.steady_s
+        if (self._changed(self._anchor, thumb) >= self.min_changed_px
+                and _shift(self._anchor, thumb) >= self.drift_px_s * elapsed):
+            self._steady_from = time_s + self.steady_s
         self._anchor, self._anchor_s = thumb, time_s
 
-    def _shifted(self, thumb: np.ndarray) -> bool:
-        (dx, dy), response = cv2.phaseCorrelate(self._ref.astype(np.float32), thumb.astype(np.float32))
-        return response >= 0.3 and (dx * dx + dy * dy) ** 0.5 >= self.camera_shift_px
+    def _changed(self, before: np.ndarray, after: np.ndarray) -> int:
+        """Thumbnail pixels that changed by PIXEL_CHANGE or more."""
+        return int(np.count_nonzero(cv2.absdiff(after, before) >= self.pixel_change))
+
+
+def _shift(before: np.ndarray, after: np.ndarray) -> float:
+    """How far the whole picture moved, thumbnail pixels (phase correlation); 0 when the peak is
+    too weak to call it a shift of the whole picture."""
+    (dx, dy), response = cv2.phaseCorrelate(before.astype(np.float32), after.astype(np.float32))
+    return (dx * dx + dy * dy) ** 0.5 if response >= 0.3 else 0.0
