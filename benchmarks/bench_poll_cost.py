@@ -40,7 +40,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,15 +61,6 @@ from benchmarks.load_test import (  # noqa: E402
 
 PY = sys.executable
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_loop_s() -> float:
-    """Seconds of a pure-Python loop of 10M additions (issue 12's measure of a machine)."""
-    started = time.perf_counter()
-    total = 0
-    for i in range(10_000_000):
-        total += i
-    return round(time.perf_counter() - started, 2)
 
 
 def process_cpu_s(pid: int) -> float:
@@ -195,7 +185,7 @@ def main(argv=None) -> int:
         parser.error("redis db 0/15 belong to the app and the tests; rates/durations must be bounded")
 
     load_before = os.getloadavg()
-    loop_s = cgroup_loop_s(args.cpu_cgroup) if args.cpu_cgroup else cpu_loop_s()
+    loop_s = cgroup_loop_s(args.cpu_cgroup, parallel=2 if args.cpu_cgroup else 1)
     tmp = Path(tempfile.mkdtemp(prefix="vreid-pollcost-"))
     pg_name = f"vreid_pollcost_{os.getpid()}" if args.postgres else ""
     if pg_name:

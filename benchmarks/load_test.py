@@ -329,8 +329,9 @@ def cgroup_joiner(cgroup: str):
 
 
 def cgroup_loop_s(cgroup: str, parallel: int = 2) -> list[float]:
-    """The pure-Python loop of 10M additions, `parallel` at once inside `cgroup` (one per core of
-    the machine it stands for): the speed that machine's processes see."""
+    """Seconds of a pure-Python loop of 10M additions (issue 12's measure of a machine), `parallel`
+    at once inside `cgroup` if one is given (one per core of the machine it stands for): the speed
+    that machine's processes see."""
     code = "import time;t=time.perf_counter();s=0\nfor i in range(10_000_000): s+=i\nprint(round(time.perf_counter()-t,2))"
     runs = [subprocess.Popen([PY, "-c", code], stdout=subprocess.PIPE, text=True, preexec_fn=cgroup_joiner(cgroup))
             for _ in range(parallel)]
