@@ -11,7 +11,8 @@ that checked the session) is answered here from the snapshot (one Redis round tr
 would answer it (progress_cache.answer): 204 when the page's copy is current, else the fragment,
 which carries the same token. Everything else goes to Django as before: no token or one older
 than POLL_TOKEN_TTL_S (Django then hands out a new one), a missing, stale or foreign snapshot, a
-recovery check due, a message waiting in its cookie, Redis away.
+recovery check due, a message waiting in its cookie, plain http where https is required, Redis
+away. (Such a poll reads the snapshot again in the view: rare, one cache read.)
 
 What the token gives: the progress fragment of one job, for POLL_TOKEN_TTL_S after a request
 whose session was checked, to whoever holds the page that request returned. A logout, or a copy

@@ -163,9 +163,10 @@ class JobProgressView(ReadableMixin, SingleObjectMixin, View):
     Hot path (every open job page, every second): answered before Django's middleware from the
     snapshot while the page's poll token is fresh (searches.fast_poll); here, session, user, and
     one cache read of the job's progress snapshot (searches.progress_cache), owned by this user;
-    204/304 when the page already has that version. No job query and no write. The database is read (and the snapshot written
-    again) only when the snapshot is missing, stale or foreign, when the recovery sweep could
-    matter for this job (judged from the snapshot), or to show messages.
+    204/304 when the page already has that version. No job query and no write. The database is
+    read (and the snapshot written again) only when the snapshot is missing, stale or foreign,
+    when the recovery sweep could matter for this job (judged from the snapshot), or to show
+    messages.
     """
 
     model = SearchJob
